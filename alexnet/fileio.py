@@ -1,0 +1,64 @@
+"""Atomic outputs: written under a temporary name, renamed only when complete.
+
+An interrupted step therefore leaves either the previous complete output or
+nothing, never a half-written file that a later step would trust.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+from alexnet.errors import UserError
+
+
+def _tmp_sibling(path, is_dir):
+  parent = os.path.dirname(os.path.abspath(path)) or "."
+  if not os.path.isdir(parent):
+    raise UserError(f"output directory {parent} does not exist: create it first")
+  base = os.path.basename(path.rstrip("/"))
+  if is_dir:
+    return tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+  fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
+  os.close(fd)
+  return tmp
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary file path in `path`'s directory; renames it on success."""
+  tmp = _tmp_sibling(path, is_dir=False)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def atomic_write(path, data):
+  """Writes bytes or str to `path` atomically."""
+  mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+  with atomic_path(path) as tmp:
+    with open(tmp, mode) as f:
+      f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path, overwrite=False):
+  """Yields a temporary directory that replaces `path` when the block succeeds.
+
+  Refuses to replace an existing non-empty `path` unless `overwrite`.
+  """
+  if os.path.exists(path) and os.listdir(path) and not overwrite:
+    raise UserError(f"{path} already holds a result: pass --overwrite to replace it")
+  tmp = _tmp_sibling(path, is_dir=True)
+  try:
+    yield tmp
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(tmp, path)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
