@@ -1,0 +1,68 @@
+"""The GTSRB ground-truth CSV files (`GT-000NN.csv`, `GT-final_test.csv`).
+
+Semicolon-separated with a header row:
+`Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId`. The official files
+use CRLF line ends; LF is accepted too. ROI corners are inclusive pixel
+coordinates. The test set's unlabeled `GT-final_test.test.csv` has no ClassId
+column, so `class_id` is None there.
+"""
+
+import collections
+import csv
+import io
+
+from alexnet.errors import UserError
+from alexnet.fileio import atomic_write
+
+HEADER = ("Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2",
+          "ClassId")
+
+GTRow = collections.namedtuple(
+    "GTRow", "filename width height roi_x1 roi_y1 roi_x2 roi_y2 class_id")
+
+
+def train_csv_name(class_id):
+  """`GT-000NN.csv`, the CSV inside class folder `000NN`."""
+  return f"GT-{class_id:05d}.csv"
+
+
+def read_gt_csv(path):
+  """Returns the GTRows of one ground-truth CSV; UserError names a bad line."""
+  try:
+    with open(path, newline="") as f:
+      text = f.read()
+  except FileNotFoundError:
+    raise UserError(f"{path}: ground-truth CSV not found; each class folder "
+                    "needs its GT-000NN.csv") from None
+  except UnicodeDecodeError:
+    raise UserError(f"{path}: not a text CSV file") from None
+  lines = [line for line in io.StringIO(text, newline=None).read().splitlines()
+           if line.strip()]
+  if not lines:
+    raise UserError(f"{path}: empty ground-truth CSV")
+  header = [h.strip() for h in lines[0].split(";")]
+  if tuple(header[:7]) != HEADER[:7]:
+    raise UserError(f"{path}: header {';'.join(header)!r} is not GTSRB's "
+                    f"{';'.join(HEADER)!r}")
+  labeled = len(header) > 7 and header[7] == "ClassId"
+  rows = []
+  for lineno, record in enumerate(csv.reader(lines[1:], delimiter=";"), 2):
+    try:
+      values = [int(v) for v in record[1:8 if labeled else 7]]
+      rows.append(GTRow(record[0].strip(), *values[:6],
+                        values[6] if labeled else None))
+    except (ValueError, IndexError):
+      raise UserError(f"{path}:{lineno}: malformed row {';'.join(record)!r}; "
+                      "expected " + ";".join(HEADER)) from None
+  return rows
+
+
+def write_gt_csv(path, rows):
+  """Writes GTRows atomically in the official format (CRLF line ends)."""
+  out = io.StringIO()
+  labeled = all(r.class_id is not None for r in rows)
+  out.write(";".join(HEADER if labeled else HEADER[:7]) + "\r\n")
+  for r in rows:
+    fields = list(r) if labeled else list(r)[:7]
+    out.write(";".join(str(v) for v in fields) + "\r\n")
+  atomic_write(path, out.getvalue())
