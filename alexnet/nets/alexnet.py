@@ -1,0 +1,236 @@
+"""AlexNet, single tower, built from tf.nn ops and tf.compat.v1 variables.
+
+Krizhevsky, Sutskever and Hinton, "ImageNet Classification with Deep
+Convolutional Neural Networks", NIPS 2012. The paper splits the network over
+two GPUs; this is the usual single-tower version of the same layers:
+
+  conv1 96x11x11/4 VALID -> LRN -> max-pool 3/2      55x55x96  -> 27x27x96
+  conv2 256x5x5          -> LRN -> max-pool 3/2      27x27x256 -> 13x13x256
+  conv3 384x3x3, conv4 384x3x3, conv5 256x3x3        13x13x384, 13x13x256
+  max-pool 3/2                                       6x6x256
+  fc6 4096 -> dropout -> fc7 4096 -> dropout -> fc8 num_classes
+
+(shapes for a 227x227 input). Any input of at least 67x67 works; the spatial
+size must be static because fc6 is a matrix over the flattened pool5.
+
+The network takes raw RGB in 0..255 and normalizes it itself, so a deployed
+graph needs no preprocessing outside it:
+  - "per_image" (default): tf.image.per_image_standardization, each image to
+    zero mean and unit variance. It evens out GTSRB's many dark and
+    low-contrast images.
+  - "fixed": (x - 127.5) / 127.5, a fixed map to [-1, 1].
+
+With normalization="batch_norm" the two LRN layers are replaced by batch
+normalization between the convolution (then without bias) and its ReLU,
+written with tf.nn.fused_batch_norm so a frozen graph has the
+Conv2D -> FusedBatchNormV3 pairs that the fold_batch_norms transform folds.
+Training updates its moving mean and variance through the UPDATE_OPS
+collection; run them with the train op.
+
+Weight decay is an L2 penalty on weights (not biases) in the
+REGULARIZATION_LOSSES collection.
+
+Deployed graphs use the fixed node names below (see `inference_outputs`).
+"""
+
+import collections
+import math
+
+import tensorflow as tf
+
+# Node names of a deployed graph; freeze_graph and the converters rely on them.
+INPUT_NODE = "input"  # float32 placeholder [None, H, W, 3], raw RGB 0..255
+LOGITS_NODE = "logits"  # float32 [None, num_classes]
+PROBABILITIES_NODE = "probabilities"  # softmax of the logits
+CLASSES_NODE = "classes"  # int64 [None], argmax of the logits
+OUTPUT_NODES = (PROBABILITIES_NODE, CLASSES_NODE, LOGITS_NODE)
+
+NORMALIZATIONS = ("lrn", "batch_norm")
+INPUT_STANDARDIZATIONS = ("per_image", "fixed")
+MIN_IMAGE_SIZE = 67  # smallest input for which pool5 is still 1x1
+
+# Krizhevsky et al. section 3.3: k=2, n=5, alpha=1e-4, beta=0.75.
+_LRN = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+_BATCH_NORM_DECAY = 0.99
+_BATCH_NORM_EPSILON = 1e-3
+
+
+def standardize_images(images, method="per_image"):
+  """Maps raw RGB 0..255 images [B, H, W, 3] to the network's input range.
+
+  "per_image" equals tf.image.per_image_standardization but is written with
+  a static pixel count, so the graph holds no Shape ops of the unknown batch
+  dimension that would stop constant folding.
+  """
+  if method == "fixed":
+    return (images - 127.5) / 127.5
+  if method != "per_image":
+    raise ValueError(f"input standardization {method!r} is not one of "
+                     f"{INPUT_STANDARDIZATIONS}")
+  num_pixels = images.shape[1:].num_elements()
+  mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+  centered = images - mean
+  stddev = tf.sqrt(tf.reduce_mean(tf.square(centered), axis=[1, 2, 3],
+                                  keepdims=True))
+  # As in per_image_standardization: a uniform image is not divided by zero.
+  return centered / tf.maximum(stddev, 1.0 / math.sqrt(num_pixels))
+
+
+def _l2_regularizer(weight_decay):
+  if not weight_decay:
+    return None
+  return lambda w: tf.multiply(weight_decay, tf.nn.l2_loss(w), name="decay")
+
+
+def _weights(shape, weight_decay):
+  # He initialization suits the ReLUs; the paper's N(0, 0.01) stalls with Adam.
+  return tf.compat.v1.get_variable(
+      "weights", shape,
+      initializer=tf.compat.v1.variance_scaling_initializer(scale=2.0),
+      regularizer=_l2_regularizer(weight_decay))
+
+
+def _biases(size):
+  return tf.compat.v1.get_variable("biases", [size],
+                                   initializer=tf.compat.v1.zeros_initializer())
+
+
+def _batch_norm(x, is_training):
+  """Fused batch normalization with moving statistics updated via UPDATE_OPS."""
+  depth = x.shape[-1]
+  with tf.compat.v1.variable_scope("BatchNorm"):
+    beta = tf.compat.v1.get_variable(
+        "beta", [depth], initializer=tf.compat.v1.zeros_initializer())
+    gamma = tf.compat.v1.get_variable(
+        "gamma", [depth], initializer=tf.compat.v1.ones_initializer())
+    moving_mean = tf.compat.v1.get_variable(
+        "moving_mean", [depth], initializer=tf.compat.v1.zeros_initializer(),
+        trainable=False)
+    moving_variance = tf.compat.v1.get_variable(
+        "moving_variance", [depth],
+        initializer=tf.compat.v1.ones_initializer(), trainable=False)
+    if not is_training:
+      y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+          x, gamma, beta, mean=moving_mean, variance=moving_variance,
+          epsilon=_BATCH_NORM_EPSILON, is_training=False)
+      return y
+    y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+        x, gamma, beta, epsilon=_BATCH_NORM_EPSILON, is_training=True)
+    for moving, batch in ((moving_mean, mean), (moving_variance, variance)):
+      update = tf.compat.v1.assign_sub(
+          moving, (1.0 - _BATCH_NORM_DECAY) * (moving - batch))
+      tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, update)
+    return y
+
+
+def _conv(x, depth, kernel, stride, padding, scope, weight_decay,
+          batch_norm=False, is_training=False):
+  """Convolution + ReLU; with batch_norm, BN replaces the bias before ReLU."""
+  with tf.compat.v1.variable_scope(scope):
+    w = _weights([kernel, kernel, x.shape[-1], depth], weight_decay)
+    y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=padding)
+    if batch_norm:
+      y = _batch_norm(y, is_training)
+    else:
+      y = tf.nn.bias_add(y, _biases(depth))
+    return tf.nn.relu(y)
+
+
+def _fc(x, size, scope, weight_decay, relu=True):
+  with tf.compat.v1.variable_scope(scope):
+    w = _weights([x.shape[-1], size], weight_decay)
+    y = tf.nn.bias_add(tf.matmul(x, w), _biases(size))
+    return tf.nn.relu(y) if relu else y
+
+
+def _pool(x, name):
+  return tf.nn.max_pool2d(x, ksize=3, strides=2, padding="VALID", name=name)
+
+
+def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
+            normalization="lrn", weight_decay=5e-4,
+            input_standardization="per_image", scope="alexnet", reuse=None):
+  """AlexNet (Krizhevsky et al. 2012) from raw RGB images to logits.
+
+  Args:
+    images: float32 [batch, height, width, 3], raw RGB 0..255, static height
+      and width of at least 67.
+    num_classes: size of the output layer.
+    is_training: builds dropout and batch-norm statistics updates if True.
+    dropout_rate: fraction of fc6/fc7 activations dropped when training.
+    normalization: "lrn" (the paper's local response normalization) or
+      "batch_norm".
+    weight_decay: L2 weight on the weights, added to REGULARIZATION_LOSSES.
+    input_standardization: "per_image" or "fixed" (see module docstring).
+    scope: variable scope of all variables.
+    reuse: passed to the variable scope, to share variables between graphs
+      parts.
+
+  Returns:
+    (logits [batch, num_classes], end_points): end_points is an OrderedDict
+    from "<scope>/<layer>" to each layer's output tensor.
+  """
+  if normalization not in NORMALIZATIONS:
+    raise ValueError(f"normalization {normalization!r} is not one of "
+                     f"{NORMALIZATIONS}")
+  height, width = images.shape[1], images.shape[2]
+  if height is None or width is None or min(height, width) < MIN_IMAGE_SIZE:
+    raise ValueError(f"AlexNet needs a static input of at least "
+                     f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}, got {images.shape}")
+  batch_norm = normalization == "batch_norm"
+  end_points = collections.OrderedDict()
+  with tf.compat.v1.variable_scope(scope, reuse=reuse) as sc:
+
+    def add(name, tensor):
+      end_points[f"{sc.name}/{name}"] = tensor
+      return tensor
+
+    def normalize(x, name):
+      # With batch norm the normalization is inside the preceding conv.
+      if batch_norm:
+        return x
+      return add(name, tf.nn.local_response_normalization(x, name=name, **_LRN))
+
+    net = add("standardized", standardize_images(images, input_standardization))
+    net = add("conv1", _conv(net, 96, 11, 4, "VALID", "conv1", weight_decay,
+                             batch_norm, is_training))
+    net = normalize(net, "lrn1")
+    net = add("pool1", _pool(net, "pool1"))
+    net = add("conv2", _conv(net, 256, 5, 1, "SAME", "conv2", weight_decay,
+                             batch_norm, is_training))
+    net = normalize(net, "lrn2")
+    net = add("pool2", _pool(net, "pool2"))
+    net = add("conv3", _conv(net, 384, 3, 1, "SAME", "conv3", weight_decay))
+    net = add("conv4", _conv(net, 384, 3, 1, "SAME", "conv4", weight_decay))
+    net = add("conv5", _conv(net, 256, 3, 1, "SAME", "conv5", weight_decay))
+    net = add("pool5", _pool(net, "pool5"))
+    net = tf.reshape(net, [-1, net.shape[1:].num_elements()], name="flatten")
+    for name in ("fc6", "fc7"):
+      net = add(name, _fc(net, 4096, name, weight_decay))
+      if is_training and dropout_rate:
+        net = tf.nn.dropout(net, rate=dropout_rate, name=f"{name}_dropout")
+    logits = add("fc8", _fc(net, num_classes, "fc8", weight_decay, relu=False))
+  return logits, end_points
+
+
+alexnet.default_image_size = 227
+
+
+def input_placeholder(image_size):
+  """The deployed graph's input: float32 [None, size, size, 3], raw RGB 0..255."""
+  return tf.compat.v1.placeholder(tf.float32, [None, image_size, image_size, 3],
+                                  name=INPUT_NODE)
+
+
+def inference_outputs(logits):
+  """Names the deployed outputs: {"logits", "probabilities", "classes"}.
+
+  Call at the top level of a graph (outside any name scope) so the nodes get
+  exactly these names.
+  """
+  return {
+      LOGITS_NODE: tf.identity(logits, name=LOGITS_NODE),
+      PROBABILITIES_NODE: tf.nn.softmax(logits, name=PROBABILITIES_NODE),
+      CLASSES_NODE: tf.argmax(logits, axis=1, output_type=tf.int64,
+                              name=CLASSES_NODE),
+  }
