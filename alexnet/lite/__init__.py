@@ -1,0 +1,1 @@
+"""TensorFlow Lite: conversion, quantization, metadata, evaluation, comparison."""
