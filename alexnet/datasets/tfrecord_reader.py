@@ -1,0 +1,117 @@
+"""Reads the TFRecord datasets written by tools/build_tfrecord.py.
+
+`make_dataset` is the one input pipeline of training, evaluation and
+conversion: parallel parse and JPEG decode, optional ROI crop, resize (with
+augmentation when asked), shuffle when training, batch, prefetch. It builds
+only tf.data ops, so it works eagerly and inside a tf.compat.v1 graph
+(make_one_shot_iterator / make_initializable_iterator).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from alexnet import preprocessing
+from alexnet.datasets import tfrecord_writer as tw
+from alexnet.errors import UserError
+
+_FEATURES = {
+    tw.FEATURE_ENCODED: tf.io.FixedLenFeature([], tf.string),
+    tw.FEATURE_LABEL: tf.io.FixedLenFeature([], tf.int64),
+    **{key: tf.io.FixedLenFeature([], tf.int64) for key in tw.FEATURE_ROI},
+}
+
+_BUILD_ADVICE = "run tools/build_tfrecord.py to make it"
+
+
+def read_manifest(data_dir):
+  """The dataset's manifest.json as a dict; UserError if missing or corrupt."""
+  path = os.path.join(data_dir, tw.MANIFEST)
+  try:
+    with open(path) as f:
+      manifest = json.load(f)
+  except FileNotFoundError:
+    raise UserError(f"{data_dir} has no {tw.MANIFEST}: it is not a TFRecord "
+                    f"dataset; {_BUILD_ADVICE}") from None
+  except (ValueError, UnicodeDecodeError):
+    raise UserError(f"{path} is corrupt; {_BUILD_ADVICE}") from None
+  if not isinstance(manifest, dict) or not isinstance(
+      manifest.get("splits"), dict) or "num_classes" not in manifest:
+    raise UserError(f"{path} lacks num_classes or splits; {_BUILD_ADVICE}")
+  return manifest
+
+
+def shard_paths(data_dir, split, manifest=None):
+  """Paths of one split's shards; UserError if the split or a shard is missing."""
+  manifest = manifest or read_manifest(data_dir)
+  splits = manifest["splits"]
+  if split not in splits:
+    raise UserError(f"{data_dir} has no {split!r} split (it has "
+                    f"{', '.join(sorted(splits)) or 'none'}); for 'test', "
+                    "convert the GTSRB test set and run tools/build_tfrecord.py "
+                    "on it with this --output_dir")
+  paths = [os.path.join(data_dir, s) for s in splits[split]["shards"]]
+  for path in paths:
+    if not os.path.isfile(path):
+      raise UserError(f"{path} is listed in {tw.MANIFEST} but missing; "
+                      "rebuild with tools/build_tfrecord.py --overwrite")
+  return paths
+
+
+def _decode(features, crop_roi):
+  """uint8 [H, W, 3], cropped to the ROI (inclusive corners) if asked."""
+  encoded = features[tw.FEATURE_ENCODED]
+  if not crop_roi:
+    return tf.io.decode_jpeg(encoded, channels=3)
+  x1, y1, x2, y2 = (tf.cast(features[k], tf.int32) for k in tw.FEATURE_ROI)
+  # Decoding only the window is cheaper than decoding and then cropping.
+  return tf.image.decode_and_crop_jpeg(
+      encoded, tf.stack([y1, x1, y2 - y1 + 1, x2 - x1 + 1]), channels=3)
+
+
+def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
+                 augment=False, crop_roi=False, num_epochs=1, seed=None,
+                 drop_remainder=False, shuffle_buffer=10000):
+  """A tf.data.Dataset of (images, labels) batches from one split.
+
+  Args:
+    data_dir: a directory written by tools/build_tfrecord.py.
+    split: 'train', 'validation' or 'test'.
+    image_size: output side S.
+    batch_size: images per batch B.
+    is_training: shuffle shards and records (reshuffled every epoch).
+    augment: random rotation/scale/translation/brightness/contrast.
+    crop_roi: crop each image to its sign's ROI before resizing.
+    num_epochs: passes over the data; None repeats forever.
+    seed: makes shuffling and augmentation repeatable.
+    drop_remainder: drop a last batch smaller than B.
+    shuffle_buffer: records in the shuffle buffer.
+
+  Returns:
+    Dataset of (float32 [B, S, S, 3] raw RGB in 0..255, int64 [B] labels).
+  """
+  files = shard_paths(data_dir, split)
+  dataset = tf.data.Dataset.from_tensor_slices(files)
+  if is_training:
+    dataset = dataset.shuffle(len(files), seed=seed,
+                              reshuffle_each_iteration=True)
+  dataset = dataset.interleave(
+      tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not is_training)
+  if is_training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed,
+                              reshuffle_each_iteration=True)
+  if num_epochs != 1:
+    dataset = dataset.repeat(num_epochs)
+
+  def parse(serialized):
+    features = tf.io.parse_single_example(serialized, _FEATURES)
+    image = preprocessing.preprocess(_decode(features, crop_roi), image_size,
+                                     augment=augment, seed=seed)
+    return image, features[tw.FEATURE_LABEL]
+
+  dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=not is_training)
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+  return dataset.prefetch(tf.data.AUTOTUNE)
