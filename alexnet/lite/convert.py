@@ -1,0 +1,246 @@
+"""Frozen GraphDef -> TensorFlow Lite, with optional post-training quantization.
+
+Modes (`quantize`):
+  none     float32 model.
+  dynamic  dynamic-range: int8 weights, float activations (hybrid kernels).
+  float16  float16 weights, dequantized to float32 at load time.
+  int8     full integer: int8 weights and activations, calibrated on
+           representative images; input/output float32, uint8 or int8.
+
+The AlexNet graph normalizes its input itself, so every variant takes raw
+RGB pixels. For int8 the calibrated range of the input tensor is replaced by
+exactly [0, 255] before quantization, so the input quantization is
+scale 1.0 with zero_point 0 (uint8: q = pixel) or -128 (int8: q = pixel - 128):
+a phone feeds the camera's bytes unchanged. Calibration alone would give the
+range of whatever pixels the sample happened to contain.
+"""
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import convert as tflite_convert
+from tensorflow.lite.python import util as tflite_util
+from tensorflow.lite.python.convert_phase import ConverterError
+from tensorflow.lite.tools import flatbuffer_utils
+from tqdm import tqdm
+
+from alexnet import fileio
+from alexnet import signnames
+from alexnet.errors import UserError
+from alexnet.lite import data as lite_data
+from alexnet.lite import flatbuffer
+from alexnet.lite import interpreter
+from alexnet.lite import metadata
+
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+# toco's type names.
+IO_TYPES = {"FLOAT": tf.float32, "QUANTIZED_UINT8": tf.uint8, "INT8": tf.int8}
+PIXEL_RANGE = (0.0, 255.0)
+
+# "loc(fused["Igamma:", "node/name"]): error: 'tf.Igamma' op is neither ..."
+_UNSUPPORTED_OP = re.compile(
+    r"loc\(fused\[\"(\w+):\", \"([^\"]+)\"\]\):[^\n]*?'tf\.\w+' op is neither")
+
+
+def read_graph_def(graph_path):
+  """Parses a frozen GraphDef; UserError if missing or not a GraphDef."""
+  if not os.path.isfile(graph_path):
+    raise UserError(f"{graph_path} does not exist: pass a frozen graph (.pb)")
+  graph_def = tf.compat.v1.GraphDef()
+  try:
+    with open(graph_path, "rb") as f:
+      graph_def.ParseFromString(f.read())
+  except Exception as e:  # protobuf raises DecodeError and friends
+    raise UserError(f"{graph_path} is not a frozen GraphDef ({e}): pass the "
+                    ".pb written by freeze_graph") from None
+  if not graph_def.node:
+    raise UserError(f"{graph_path} holds an empty graph: pass a frozen graph")
+  return graph_def
+
+
+def graph_signature(graph_def, graph_path, input_name, output_name):
+  """(input shape, number of classes) of a classification graph."""
+  with tf.Graph().as_default() as graph:
+    tf.graph_util.import_graph_def(graph_def, name="")
+    try:
+      inputs = graph.get_tensor_by_name(f"{input_name}:0")
+      outputs = graph.get_tensor_by_name(f"{output_name}:0")
+    except KeyError as e:
+      raise UserError(f"{graph_path} has no node {e}: check --input_arrays/"
+                      "--output_arrays") from None
+  return inputs.shape.as_list(), outputs.shape.as_list()[-1]
+
+
+def default_class_names(num_classes):
+  """GTSRB sign names of class ids 0..num_classes-1."""
+  if num_classes > signnames.NUM_CLASSES:
+    raise UserError(f"the model has {num_classes} outputs but GTSRB has "
+                    f"{signnames.NUM_CLASSES} classes: pass class names")
+  return list(signnames.SIGN_NAMES[:num_classes])
+
+
+def unsupported_ops(message):
+  """[(op type, node name)] that the converter named as not convertible."""
+  return sorted(set(_UNSUPPORTED_OP.findall(message)))
+
+
+def _converter_error(graph_path, error):
+  message = str(error)
+  bad = unsupported_ops(message)
+  if bad:
+    listed = ", ".join(f"op {op} at node '{node}'" for op, node in bad)
+    raise UserError(f"{graph_path}: TensorFlow Lite cannot convert {listed}: "
+                    "replace it in the network or the transform step") from None
+  first = next((l for l in message.splitlines() if "error" in l), message)
+  raise UserError(f"{graph_path}: conversion failed: {first.strip()}") from None
+
+
+def resolve_types(quantize, inference_type, input_type, output_type):
+  """Maps toco-style flags to (quantize mode, input tf type, output tf type).
+
+  inference_type=QUANTIZED_UINT8 means full-integer quantization with uint8
+  input and output, as toco produced. The output type defaults to the input
+  type. Integer input/output types exist only for full-integer models.
+  """
+  for flag, value in (("inference_type", inference_type),
+                      ("inference_input_type", input_type),
+                      ("inference_output_type", output_type)):
+    if value is not None and value not in IO_TYPES:
+      raise UserError(f"--{flag}={value} is not one of {', '.join(IO_TYPES)}")
+  if quantize not in QUANTIZE_MODES:
+    raise UserError(f"--quantize={quantize} is not one of "
+                    f"{', '.join(QUANTIZE_MODES)}")
+  if inference_type == "QUANTIZED_UINT8":
+    if quantize not in ("none", "int8"):
+      raise UserError(f"--inference_type=QUANTIZED_UINT8 means full-integer "
+                      f"quantization; it conflicts with --quantize={quantize}")
+    quantize = "int8"
+    input_type = input_type or "QUANTIZED_UINT8"
+  input_type = input_type or "FLOAT"
+  output_type = output_type or input_type
+  if quantize != "int8" and (input_type, output_type) != ("FLOAT", "FLOAT"):
+    raise UserError(f"integer input/output types need --quantize=int8 "
+                    f"(got --quantize={quantize}, input {input_type}, "
+                    f"output {output_type})")
+  return quantize, IO_TYPES[input_type], IO_TYPES[output_type]
+
+
+def representative_images(data_dir, split, image_size, samples):
+  """Calibration generator: `samples` images, one per step, with a bar."""
+
+  def generate():
+    batches = lite_data.iterate_batches(data_dir, split, image_size,
+                                        batch_size=1, limit=samples)
+    for images, _ in tqdm(batches, total=samples, desc="calibrating",
+                          unit="img"):
+      yield [images.astype(np.float32)]
+
+  return generate
+
+
+def _pin_input_range(calibrated):
+  """Sets the calibrated range of every model input to raw pixels 0..255."""
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
+  subgraph = model.subgraphs[0]
+  for index in subgraph.inputs:
+    subgraph.tensors[index].quantization.min = [PIXEL_RANGE[0]]
+    subgraph.tensors[index].quantization.max = [PIXEL_RANGE[1]]
+  return flatbuffer_utils.convert_object_to_bytearray(model)
+
+
+def _full_integer(converter, input_type, output_type):
+  """Calibrates, pins the input range, quantizes, sets the io types."""
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+  # Calibrate only: the input range is fixed before quantizing (see module
+  # docstring); the rest follows what converter.convert() does for int8.
+  converter._experimental_calibrate_only = True  # pylint: disable=protected-access
+  calibrated = _pin_input_range(converter.convert())
+  quantized = tflite_convert.mlir_quantize(calibrated, fully_quantize=False)
+  return tflite_util.modify_model_io_type(quantized, input_type, output_type)
+
+
+def _check_representative_data(data_dir, split, image_size, num_classes,
+                               image_flag):
+  if image_flag and image_flag != image_size:
+    raise UserError(f"--image_size={image_flag} does not match the graph's "
+                    f"input {image_size}x{image_size}: calibrate at the "
+                    "model's input size")
+  return lite_data.check_dataset(data_dir, split, num_classes)
+
+
+def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
+                         output_arrays=("probabilities",), input_shapes=None,
+                         quantize="none", inference_type=None,
+                         inference_input_type=None, inference_output_type=None,
+                         representative_data=None, representative_split="train",
+                         representative_samples=100, image_size=None,
+                         class_names=None, model_name="AlexNet GTSRB"):
+  """Converts a frozen classification graph to a .tflite file.
+
+  Writes `output_path` (with metadata: labels and input normalization) and
+  labels.txt beside it, both atomically. Returns a dict describing the
+  result: paths, size, input/output type and quantization, ops, float
+  fallbacks.
+  """
+  quantize, input_type, output_type = resolve_types(
+      quantize, inference_type, inference_input_type, inference_output_type)
+  graph_def = read_graph_def(graph_path)
+  graph_shape, num_classes = graph_signature(graph_def, graph_path,
+                                             input_arrays[0], output_arrays[0])
+  shape = list(input_shapes[0]) if input_shapes else [1] + graph_shape[1:]
+  if None in shape[1:] or len(shape) != 4:
+    raise UserError(f"input shape {shape} of {graph_path} is not "
+                    "[1, height, width, 3]: pass --input_shapes=1,S,S,3")
+  if graph_shape[1:] and None not in graph_shape[1:] and (
+      graph_shape[1:] != shape[1:]):
+    raise UserError(f"--input_shapes={','.join(map(str, shape))} does not "
+                    f"match the graph's input {graph_shape}")
+  if quantize == "int8":
+    if not representative_data:
+      raise UserError("--quantize=int8 needs --representative_data=TFRECORDS_"
+                      "DIR for calibration")
+    manifest = _check_representative_data(
+        representative_data, representative_split, shape[1], num_classes,
+        image_size)
+    class_names = class_names or lite_data.class_names(manifest)
+  class_names = list(class_names or default_class_names(num_classes))
+
+  converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+      graph_path, list(input_arrays), list(output_arrays),
+      {input_arrays[0]: shape})
+  if quantize != "none":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  if quantize == "float16":
+    converter.target_spec.supported_types = [tf.float16]
+  try:
+    if quantize == "int8":
+      converter.representative_dataset = representative_images(
+          representative_data, representative_split, shape[1],
+          representative_samples)
+      model = _full_integer(converter, input_type, output_type)
+    else:
+      model = converter.convert()
+  except ConverterError as e:
+    _converter_error(graph_path, e)
+
+  model = metadata.populate(
+      model, class_names, model_name,
+      f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
+      "quantization; input raw RGB 0..255")
+  fileio.atomic_write(output_path, model)
+  labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
+                             metadata.LABELS_FILE)
+  fileio.atomic_write(labels_path, metadata.labels_text(class_names))
+  return describe(model, output_path, labels_path, quantize)
+
+
+def describe(model, path, labels_path=None, quantize=None):
+  """Summary of a converted model: io types and quantization, ops."""
+  ops = flatbuffer.list_ops(model)
+  return {"path": path, "labels_path": labels_path, "quantize": quantize,
+          "size_bytes": len(model),
+          **interpreter.io_quantization(interpreter.load(model_content=model)),
+          "ops": flatbuffer.summarize_ops(ops),
+          "float_fallback_ops": flatbuffer.float_fallback_ops(ops)}

@@ -1,0 +1,132 @@
+"""Accuracy, agreement, size and latency of a .tflite model or frozen graph.
+
+Both kinds run on the same images from the same reader, at batch 1 for
+latency, so rows of the comparison table are directly comparable. Accuracy
+figures come from alexnet.metrics, as for the TensorFlow evaluation.
+"""
+
+import gzip
+import os
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from alexnet import metrics
+from alexnet.errors import UserError
+from alexnet.lite import convert
+from alexnet.lite import data as lite_data
+from alexnet.lite import flatbuffer
+from alexnet.lite import interpreter as lite_interpreter
+
+
+def file_sizes(path):
+  """(bytes, gzipped bytes): gzip shows how much a download would shrink."""
+  with open(path, "rb") as f:
+    content = f.read()
+  return len(content), len(gzip.compress(content, compresslevel=6))
+
+
+def _result(path, kind, labels, probabilities, class_names,
+            reference_probabilities, latency):
+  size, gzip_size = file_sizes(path)
+  agreement = None
+  if reference_probabilities is not None:
+    agreement = metrics.top1_agreement(reference_probabilities, probabilities)
+  return {
+      "path": path, "kind": kind, "size_bytes": size,
+      "gzip_bytes": gzip_size,
+      "report": metrics.classification_report(labels, probabilities,
+                                              class_names),
+      "agreement": agreement, "latency": latency,
+      "probabilities": probabilities,
+  }
+
+
+def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
+                    latency_runs=50, threads=(1, 2), limit=None):
+  """Evaluates a .tflite model on a TFRecords split.
+
+  Returns a dict: path, kind "tflite", size_bytes, gzip_bytes, report
+  (metrics.classification_report), agreement (top-1 agreement with
+  `reference_probabilities`, or None), latency {threads: {median_ms, p90_ms,
+  runs}} at batch 1 (empty when latency_runs is 0), probabilities, input
+  (dtype/scale/zero_point), ops summary and float_fallback_ops.
+  """
+  content = flatbuffer.read_tflite(model_path)
+  interpreter = lite_interpreter.load(model_content=content)
+  image_size = lite_interpreter.input_image_size(interpreter, model_path)
+  num_classes = int(interpreter.get_output_details()[0]["shape"][-1])
+  manifest = lite_data.check_dataset(data_dir, split, num_classes)
+  images, labels = lite_data.load_split(data_dir, split, image_size, limit)
+  probabilities = lite_interpreter.predict(
+      interpreter, tqdm(images, desc=os.path.basename(model_path), unit="img"))
+  latency = {n: lite_interpreter.measure_latency(content, images[0], n,
+                                                 latency_runs)
+             for n in threads if latency_runs}
+  result = _result(model_path, "tflite", labels, probabilities,
+                   lite_data.class_names(manifest), reference_probabilities,
+                   latency)
+  ops = flatbuffer.list_ops(content)
+  result.update(lite_interpreter.io_quantization(interpreter),
+                ops=flatbuffer.summarize_ops(ops),
+                float_fallback_ops=flatbuffer.float_fallback_ops(ops))
+  return result
+
+
+class FrozenGraphRunner:
+  """A frozen classification GraphDef in a Session with a fixed thread count."""
+
+  def __init__(self, graph_path, input_name="input",
+               output_name="probabilities", num_threads=1):
+    graph_def = convert.read_graph_def(graph_path)
+    self.input_shape, self.num_classes = convert.graph_signature(
+        graph_def, graph_path, input_name, output_name)
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      tf.graph_util.import_graph_def(graph_def, name="")
+    self._input = self.graph.get_tensor_by_name(f"{input_name}:0")
+    self._output = self.graph.get_tensor_by_name(f"{output_name}:0")
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=num_threads,
+                                      inter_op_parallelism_threads=1)
+    self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+
+  def image_size(self, graph_path):
+    size = self.input_shape[1]
+    if size is None or len(self.input_shape) != 4:
+      raise UserError(f"{graph_path} input shape {self.input_shape} is not "
+                      "[N, S, S, 3] with a static size")
+    return size
+
+  def predict(self, images, batch_size=32):
+    return np.concatenate([
+        self.session.run(self._output, {self._input: images[i:i + batch_size]})
+        for i in range(0, len(images), batch_size)])
+
+  def close(self):
+    self.session.close()
+
+
+def evaluate_frozen_graph(graph_path, data_dir, split,
+                          reference_probabilities=None, latency_runs=50,
+                          threads=(1, 2), limit=None, input_name="input",
+                          output_name="probabilities"):
+  """Evaluates a frozen (or transformed) GraphDef like evaluate_tflite.
+
+  Latency is one Session.run at batch 1 with intra-op threads = n.
+  """
+  runner = FrozenGraphRunner(graph_path, input_name, output_name)
+  image_size = runner.image_size(graph_path)
+  manifest = lite_data.check_dataset(data_dir, split, runner.num_classes)
+  images, labels = lite_data.load_split(data_dir, split, image_size, limit)
+  probabilities = runner.predict(images)
+  runner.close()
+  latency = {}
+  for n in threads if latency_runs else ():
+    timed = FrozenGraphRunner(graph_path, input_name, output_name, n)
+    latency[n] = lite_interpreter.time_runs(
+        lambda: timed.predict(images[:1]), latency_runs, warmup=5)
+    timed.close()
+  return _result(graph_path, "frozen graph", labels, probabilities,
+                 lite_data.class_names(manifest), reference_probabilities,
+                 latency)
