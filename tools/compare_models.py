@@ -1,0 +1,45 @@
+"""Compares model variants (frozen/transformed .pb, .tflite) on one split.
+
+  python tools/compare_models.py --data_dir=DIR --split=validation \
+      --models=frozen=f.pb,float=m.tflite,int8=m_int8.tflite --output_dir=OUT
+
+Writes OUT/comparison.md and OUT/comparison.csv: size, gzipped size, top-1/5,
+top-1 agreement with the first model, batch-1 latency median/p90 at 1 and 2
+threads, and ops that fall back to float in integer models.
+"""
+
+from absl import app
+from absl import flags
+
+from alexnet.errors import exit_on_user_error
+from alexnet.lite import compare
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "TFRecords directory (build_tfrecord).")
+flags.DEFINE_string("split", "validation", "Split to evaluate on.")
+flags.DEFINE_string("models", None, "Comma-separated paths or name=path "
+                    "pairs; the first is the reference.")
+flags.DEFINE_string("output_dir", None, "Directory for the tables.")
+flags.DEFINE_integer("latency_runs", 50, "Timed runs per thread count "
+                     "(after warm-up); 0 skips latency.")
+flags.DEFINE_multi_integer("threads", [1, 2], "Thread counts to time "
+                           "(repeat the flag).", lower_bound=1)
+flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
+flags.mark_flags_as_required(["data_dir", "models", "output_dir"])
+
+
+def main(argv):
+  del argv
+  models = compare.parse_models(FLAGS.models)
+  rows = compare.compare_models(models, FLAGS.data_dir, FLAGS.split,
+                                FLAGS.latency_runs,
+                                tuple(FLAGS.threads),
+                                FLAGS.limit)
+  md_path, csv_path = compare.write_tables(
+      rows, FLAGS.output_dir, f"Model comparison on {FLAGS.split}")
+  print(open(md_path).read())
+  print(f"wrote {md_path} and {csv_path}")
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))

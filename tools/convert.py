@@ -1,0 +1,82 @@
+"""Converts a frozen graph to TensorFlow Lite (toco's flag names still work).
+
+  python tools/convert.py --input_file=frozen.pb --output_file=model.tflite \
+      --input_arrays=input --output_arrays=probabilities \
+      --input_shapes=1,227,227,3 --quantize=int8 \
+      --inference_input_type=QUANTIZED_UINT8 \
+      --representative_data=data/tfrecords --representative_samples=200
+
+--inference_type=QUANTIZED_UINT8 (old toco recipes) means --quantize=int8
+with uint8 input and output. Integer inputs take raw pixels: uint8 with
+scale 1, zero_point 0; int8 with scale 1, zero_point -128 (pixel - 128).
+Also writes labels.txt beside the model; the model carries the labels and
+its input normalization as TFLite metadata.
+"""
+
+from absl import app
+from absl import flags
+
+from alexnet.errors import UserError, exit_on_user_error
+from alexnet.lite import convert
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input_file", None, "Frozen GraphDef (.pb).")
+flags.DEFINE_string("output_file", None, "The .tflite to write.")
+flags.DEFINE_list("input_arrays", ["input"], "Input node name.")
+flags.DEFINE_list("output_arrays", ["probabilities"], "Output node name.")
+flags.DEFINE_string("input_shapes", None, "Input shape, e.g. 1,227,227,3 "
+                    "(default: the graph's, with batch 1).")
+flags.DEFINE_enum("inference_type", "FLOAT", list(convert.IO_TYPES),
+                  "QUANTIZED_UINT8 = full-integer quantization (toco).")
+flags.DEFINE_enum("inference_input_type", None, list(convert.IO_TYPES),
+                  "Input type; integer types need full-integer quantization.")
+flags.DEFINE_enum("inference_output_type", None, list(convert.IO_TYPES),
+                  "Output type (default: the input type).")
+flags.DEFINE_enum("quantize", "none", list(convert.QUANTIZE_MODES),
+                  "Post-training quantization.")
+flags.DEFINE_string("representative_data", None,
+                    "TFRecords directory for int8 calibration.")
+flags.DEFINE_string("representative_split", "train", "Split to calibrate on.")
+flags.DEFINE_integer("representative_samples", 100, "Calibration images.",
+                     lower_bound=1)
+flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
+                     "the graph's input (default: the graph's).")
+flags.mark_flags_as_required(["input_file", "output_file"])
+
+
+def parse_shapes(text):
+  """'1,227,227,3' (':'-separated per input, as toco) -> [[1, 227, 227, 3]]."""
+  try:
+    return [[int(d) for d in shape.split(",")] for shape in text.split(":")]
+  except ValueError:
+    raise UserError(f"--input_shapes={text} is not comma-separated integers "
+                    "such as 1,227,227,3") from None
+
+
+def main(argv):
+  del argv
+  info = convert.convert_frozen_graph(
+      FLAGS.input_file, FLAGS.output_file,
+      input_arrays=FLAGS.input_arrays, output_arrays=FLAGS.output_arrays,
+      input_shapes=parse_shapes(FLAGS.input_shapes) if FLAGS.input_shapes
+      else None,
+      quantize=FLAGS.quantize, inference_type=FLAGS.inference_type,
+      inference_input_type=FLAGS.inference_input_type,
+      inference_output_type=FLAGS.inference_output_type,
+      representative_data=FLAGS.representative_data,
+      representative_split=FLAGS.representative_split,
+      representative_samples=FLAGS.representative_samples,
+      image_size=FLAGS.image_size)
+  for key in ("input", "output"):
+    io = info[key]
+    print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "
+          f"zero_point={io['zero_point']}")
+  print(f"ops: {info['ops']}")
+  if info["float_fallback_ops"]:
+    print(f"float fallback: {', '.join(info['float_fallback_ops'])}")
+  print(f"wrote {info['path']} ({info['size_bytes']} bytes, {info['quantize']})"
+        f" and {info['labels_path']}")
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))
