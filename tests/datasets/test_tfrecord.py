@@ -1,0 +1,255 @@
+"""Converted folders -> TFRecord shards + manifest -> tf.data batches."""
+
+import json
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet import signnames
+from alexnet.datasets import convert, tfrecord_reader, tfrecord_writer
+from alexnet.errors import UserError
+
+JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
+SHARED_ZIP = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                          "shared", "gtsrb",
+                          "GTSRB_Final_Training_Images_32px.zip")
+SHARED_SHA256 = ("sha256:8cf55b17ef4511c2184556d55b889939c9860b703d02da71c367c1"
+                 "8c2e6ebf1a")
+
+
+@pytest.fixture
+def converted(training_tree, tmp_path):
+  """(converted dir, pixels) of the 3-class tiny training tree."""
+  images_dir, pixels = training_tree
+  out = str(tmp_path / "converted")
+  convert.convert(images_dir, out, num_workers=1)
+  return out, pixels
+
+
+def _records(data_dir, split):
+  """(filename, label, track_id) of every record, in file order."""
+  manifest = tfrecord_reader.read_manifest(data_dir)
+  rows = []
+  for shard in manifest["splits"][split]["shards"]:
+    for record in tf.data.TFRecordDataset(os.path.join(data_dir, shard)):
+      f = tf.train.Example.FromString(record.numpy()).features.feature
+      rows.append((f["image/filename"].bytes_list.value[0].decode(),
+                   f["image/class/label"].int64_list.value[0],
+                   f["image/track_id"].int64_list.value[0]))
+  return rows
+
+
+def test_split_is_by_track_stratified_and_deterministic(converted, tmp_path):
+  source, pixels = converted
+  out = str(tmp_path / "tfrecords")
+  manifest = tfrecord_writer.build(source, out, num_shards=2,
+                                   validation_fraction=0.3, seed=7)
+
+  train, validation = _records(out, "train"), _records(out, "validation")
+  assert len(train) + len(validation) == len(pixels)
+  assert not {t for _, _, t in train} & {t for _, _, t in validation}
+  assert {label for _, label, _ in train} == {0, 14, 42}
+  assert {label for _, label, _ in validation} == {0, 14, 42}
+  assert manifest["num_classes"] == 43
+  assert manifest["class_names"] == list(signnames.SIGN_NAMES)
+  assert manifest["splits"]["train"]["count"] == len(train)
+  assert manifest["splits"]["validation"]["per_class"][14] == sum(
+      1 for _, label, _ in validation if label == 14)
+  assert manifest["splits"]["validation"]["num_tracks"] == len(
+      {t for _, _, t in validation})
+  assert manifest["splits"]["train"]["shards"] == [
+      "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+  assert manifest["image_size_stats"]["max_width"] == 16
+  assert (manifest["seed"], manifest["validation_fraction"]) == (7, 0.3)
+  with open(os.path.join(out, "manifest.json")) as f:
+    assert json.load(f) == manifest
+
+  again = str(tmp_path / "again")
+  tfrecord_writer.build(source, again, num_shards=2, validation_fraction=0.3,
+                        seed=7)
+  assert _records(again, "validation") == validation
+
+
+def test_pixels_and_labels_survive_the_round_trip(converted, tmp_path):
+  source, pixels = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, num_shards=1, validation_fraction=0.3)
+  records = _records(out, "train")
+
+  dataset = tfrecord_reader.make_dataset(out, "train", 16, batch_size=100)
+  images, labels = next(iter(dataset))
+
+  assert images.dtype == tf.float32 and labels.dtype == tf.int64
+  assert images.shape == (len(records), 16, 16, 3)
+  for image, label, (filename, record_label, _) in zip(images.numpy(),
+                                                      labels.numpy(), records):
+    folder, name = filename.split("/")
+    assert label == record_label == int(folder.split("_")[0])
+    expected = pixels[f"{label}/{name[:-4]}"]
+    assert np.abs(image - expected).mean() < JPEG_TOLERANCE
+
+
+def test_crop_roi_reads_the_roi(converted, tiny_gtsrb, tmp_path):
+  source, pixels = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, num_shards=1, validation_fraction=0.3)
+  x1, y1, x2, y2 = tiny_gtsrb.ROI
+  side = x2 - x1 + 1  # The tiny ROI is square: resizing keeps its pixels.
+  filename, _, _ = _records(out, "train")[0]
+  images, labels = next(iter(tfrecord_reader.make_dataset(
+      out, "train", side, batch_size=1, crop_roi=True)))
+  expected = pixels[f"{labels[0]}/{filename.split('/')[1][:-4]}"]
+  assert np.abs(images[0].numpy() -
+                expected[y1:y2 + 1, x1:x2 + 1]).mean() < JPEG_TOLERANCE
+
+
+def test_training_pipeline_in_a_v1_graph_with_augmentation(converted, tmp_path):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, num_shards=2, validation_fraction=0.3)
+  with tf.Graph().as_default():
+    dataset = tfrecord_reader.make_dataset(
+        out, "train", 24, batch_size=4, is_training=True, augment=True,
+        num_epochs=None, seed=3, drop_remainder=True, shuffle_buffer=50)
+    images, labels = tf.compat.v1.data.make_one_shot_iterator(
+        dataset).get_next()
+    assert images.shape.as_list() == [4, 24, 24, 3]
+    with tf.compat.v1.Session() as sess:
+      batches = [sess.run([images, labels]) for _ in range(6)]  # > 1 epoch.
+  values = np.stack([b[0] for b in batches])
+  assert values.min() >= 0 and values.max() <= 255
+  assert set(np.concatenate([b[1] for b in batches])) <= {0, 14, 42}
+
+
+def test_initializable_iterator_reads_validation_once_per_epoch(converted,
+                                                                tmp_path):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  manifest = tfrecord_writer.build(source, out, validation_fraction=0.3)
+  with tf.Graph().as_default():
+    iterator = tf.compat.v1.data.make_initializable_iterator(
+        tfrecord_reader.make_dataset(out, "validation", 8, batch_size=4))
+    _, labels = iterator.get_next()
+    with tf.compat.v1.Session() as sess:
+      for _ in range(2):
+        sess.run(iterator.initializer)
+        seen = 0
+        while True:
+          try:
+            seen += len(sess.run(labels))
+          except tf.errors.OutOfRangeError:
+            break
+        assert seen == manifest["splits"]["validation"]["count"]
+
+
+def test_test_split_is_added_to_an_existing_dataset(converted, final_test_tree,
+                                                    tmp_path):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, validation_fraction=0.3)
+  test_dir = str(tmp_path / "converted_test")
+  convert.convert(final_test_tree[0], test_dir)
+
+  manifest = tfrecord_writer.build(test_dir, out)
+
+  assert set(manifest["splits"]) == {"train", "validation", "test"}
+  assert manifest["splits"]["test"]["count"] == 4
+  assert manifest["splits"]["test"]["per_class"][14] == 2
+  assert {t for _, _, t in _records(out, "test")} == {-1}
+  assert tfrecord_reader.read_manifest(out) == manifest
+  _, labels = next(iter(tfrecord_reader.make_dataset(out, "test", 8, 10)))
+  assert sorted(labels.numpy()) == [0, 14, 14, 42]
+  with pytest.raises(UserError, match="already has a test split"):
+    tfrecord_writer.build(test_dir, out)
+  replaced = tfrecord_writer.build(test_dir, out, num_shards=2, overwrite=True)
+  assert set(replaced["splits"]) == {"train", "validation", "test"}
+  assert sorted(f for f in os.listdir(out) if f.startswith("test-")) == [
+      "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord"]
+
+
+def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  with pytest.raises(UserError, match="build_tfrecord.py"):
+    tfrecord_reader.read_manifest(out)
+  tfrecord_writer.build(source, out, validation_fraction=0.3)
+  with pytest.raises(UserError, match="--overwrite"):
+    tfrecord_writer.build(source, out)
+  with pytest.raises(UserError, match="no 'test' split"):
+    tfrecord_reader.make_dataset(out, "test", 8, 2)
+  with open(os.path.join(out, "manifest.json"), "w") as f:
+    f.write("{truncated")
+  with pytest.raises(UserError, match="corrupt"):
+    tfrecord_reader.read_manifest(out)
+
+  with pytest.raises(UserError, match="convert_dataset.py"):
+    tfrecord_writer.build(str(tmp_path), str(tmp_path / "x"))
+  os.remove(os.path.join(source, convert.read_annotations(source)[0].file))
+  with pytest.raises(UserError, match="missing"):
+    tfrecord_writer.build(source, str(tmp_path / "y"))
+
+  one_track, _ = tiny_gtsrb.training(str(tmp_path / "one"), tracks=1)
+  one_converted = str(tmp_path / "one_converted")
+  convert.convert(one_track, one_converted, num_workers=1)
+  with pytest.raises(UserError, match="only one track"):
+    tfrecord_writer.build(one_converted, str(tmp_path / "z"))
+  assert not os.path.exists(tmp_path / "z")
+
+
+def _zip_tree(root, zip_path):
+  with zipfile.ZipFile(zip_path, "w") as archive:
+    for folder, _, files in os.walk(root):
+      for name in files:
+        path = os.path.join(folder, name)
+        archive.write(path, os.path.relpath(path, os.path.dirname(root)))
+
+
+def _run_chain(tool, tmp_path, archive, checksum_args, classes=None):
+  """download --archive, convert, build_tfrecord; returns the manifest."""
+  raw = tmp_path / "raw"
+  tool("download_gtsrb", f"--output_dir={raw}", f"--archive={archive}",
+       *checksum_args)
+  images = raw / "GTSRB" / "Final_Training" / "Images"
+  if classes is not None:
+    subset = tmp_path / "subset"
+    for class_id in classes:
+      shutil.copytree(images / f"{class_id:05d}", subset / f"{class_id:05d}")
+    images = subset
+  tool("convert_dataset", f"--input_dir={images}",
+       f"--output_dir={tmp_path / 'converted'}")
+  built = tool("build_tfrecord", f"--input_dir={tmp_path / 'converted'}",
+               f"--output_dir={tmp_path / 'tfrecords'}", "--num_shards=2",
+               "--validation_fraction=0.2", "--seed=1")
+  assert "validation:" in built.stdout
+  return tfrecord_reader.read_manifest(str(tmp_path / "tfrecords"))
+
+
+def test_tools_chain_from_a_local_archive(tiny_gtsrb, tmp_path, tool):
+  tree = tmp_path / "tree" / "GTSRB" / "Final_Training"
+  _, pixels = tiny_gtsrb.training(str(tree))
+  archive = tmp_path / "tiny.zip"
+  _zip_tree(str(tmp_path / "tree" / "GTSRB"), archive)
+
+  manifest = _run_chain(tool, tmp_path, archive, [])
+
+  counts = [manifest["splits"][s]["count"] for s in ("train", "validation")]
+  assert sum(counts) == len(pixels) and min(counts) > 0
+
+
+@pytest.mark.skipif(not os.path.exists(SHARED_ZIP),
+                    reason="../shared/gtsrb archive not present")
+def test_tools_chain_on_real_gtsrb_classes(tmp_path, tool):
+  classes = (0, 19, 37)  # The smallest classes: 210 images each.
+  manifest = _run_chain(tool, tmp_path, os.path.abspath(SHARED_ZIP),
+                        [f"--archive_checksum={SHARED_SHA256}"], classes)
+  for split in ("train", "validation"):
+    per_class = manifest["splits"][split]["per_class"]
+    assert all(per_class[c] > 0 for c in classes)
+    assert sum(per_class) == manifest["splits"][split]["count"]
+  assert sum(manifest["splits"][s]["count"]
+             for s in ("train", "validation")) == 630
+  assert manifest["image_size_stats"]["max_width"] == 32
