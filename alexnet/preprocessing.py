@@ -56,13 +56,10 @@ def _affine_resize_transform(height, width, image_size, angle, scale, shift):
       zero, zero])
 
 
-def random_affine_resize(image, image_size, seed=None):
-  """Randomly rotated, scaled and shifted `image`, resized to [S, S, 3]."""
-  angle = tf.random.uniform([], -1.0, 1.0, seed=_op_seed(seed, 0)) * (
-      MAX_ROTATION_DEGREES * math.pi / 180)
-  scale = tf.random.uniform([], *SCALE_RANGE, seed=_op_seed(seed, 1))
-  shift = tf.random.uniform([2], -MAX_TRANSLATION, MAX_TRANSLATION,
-                            seed=_op_seed(seed, 2))
+def affine_resize(image, image_size, angle, scale, shift):
+  """`image` rotated by `angle` (radians; positive turns clockwise on screen),
+  scaled by `scale` and shifted by `shift` (x, y fractions of the size),
+  resized to float32 [S, S, 3] in the same sampling pass."""
   shape = tf.shape(image)
   transform = _affine_resize_transform(shape[0], shape[1], image_size, angle,
                                        scale, shift)
@@ -74,6 +71,16 @@ def random_affine_resize(image, image_size, seed=None):
       interpolation="BILINEAR",
       fill_mode="NEAREST")  # Edge pixels, not black corners.
   return tf.ensure_shape(out[0], [image_size, image_size, 3])
+
+
+def random_affine_resize(image, image_size, seed=None):
+  """Randomly rotated, scaled and shifted `image`, resized to [S, S, 3]."""
+  angle = tf.random.uniform([], -1.0, 1.0, seed=_op_seed(seed, 0)) * (
+      MAX_ROTATION_DEGREES * math.pi / 180)
+  scale = tf.random.uniform([], *SCALE_RANGE, seed=_op_seed(seed, 1))
+  shift = tf.random.uniform([2], -MAX_TRANSLATION, MAX_TRANSLATION,
+                            seed=_op_seed(seed, 2))
+  return affine_resize(image, image_size, angle, scale, shift)
 
 
 def random_brightness_contrast(image, seed=None):

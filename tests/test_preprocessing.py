@@ -1,0 +1,67 @@
+"""Resize and augmentation ops: geometry checked against numpy and tf.image."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet import preprocessing
+
+
+def _image(height, width, seed=0):
+  return tf.constant(np.random.RandomState(seed).randint(
+      0, 256, (height, width, 3)), tf.uint8)
+
+
+def _transform(image, size, angle=0.0, scale=1.0, shift=(0.0, 0.0)):
+  return preprocessing.affine_resize(image, size, tf.constant(angle),
+                                     tf.constant(scale),
+                                     tf.constant(shift)).numpy()
+
+
+@pytest.mark.parametrize("height,width,size", [(16, 16, 40), (40, 30, 24)])
+def test_identity_transform_is_the_plain_resize(height, width, size):
+  image = _image(height, width)
+  expected = preprocessing.resize(image, size).numpy()
+  np.testing.assert_allclose(_transform(image, size), expected, atol=1e-3)
+
+
+def test_quarter_turn_matches_numpy_rotation():
+  image = _image(12, 12)
+  rotated = _transform(image, 12, angle=math.pi / 2)
+  # Positive angles turn clockwise on screen (rows grow downwards).
+  np.testing.assert_allclose(rotated, np.rot90(image.numpy(), k=-1),
+                             atol=1e-3)
+
+
+def test_shift_moves_content_by_a_fraction_of_the_size():
+  image = _image(20, 20)
+  shifted = _transform(image, 20, shift=(0.25, 0.0))
+  np.testing.assert_allclose(shifted[:, 5:], image.numpy()[:, :15], atol=1e-3)
+
+
+def test_augmentation_varies_stays_in_range_and_never_mirrors():
+  # Bright left half, dark right half: a mirror would swap them.
+  pixels = np.zeros((32, 32, 3), np.uint8)
+  pixels[:, :16] = 200
+  pixels[:, 16:] = 40
+  image = tf.constant(pixels)
+  outputs = np.stack([
+      preprocessing.preprocess(image, 48, augment=True).numpy()
+      for _ in range(20)])
+  assert outputs.shape == (20, 48, 48, 3)
+  assert outputs.min() >= 0 and outputs.max() <= 255
+  assert len({o.tobytes() for o in outputs}) == 20
+  left = outputs[:, :, :20].mean(axis=(1, 2, 3))
+  right = outputs[:, :, 28:].mean(axis=(1, 2, 3))
+  assert (left > right + 60).all()
+
+
+def test_plain_preprocess_is_deterministic_and_raw_range():
+  image = _image(30, 20)
+  first = preprocessing.preprocess(image, 227).numpy()
+  second = preprocessing.preprocess(image, 227).numpy()
+  assert first.dtype == np.float32 and first.shape == (227, 227, 3)
+  np.testing.assert_array_equal(first, second)
+  assert 100 < first.max() <= 255  # Raw 0..255, not rescaled to 0..1.
