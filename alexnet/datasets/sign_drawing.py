@@ -511,6 +511,4 @@ def render_sign(class_id, size_px):
   side = size_px * factor
   image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
   _SIGNS[class_id](_Pen(image, (side / 2, side / 2), (side / 2, side / 2)))
-  if factor == 1:
-    return image
-  return image.resize((size_px, size_px), Image.Resampling.LANCZOS)
+  return image.reduce(factor) if factor > 1 else image
