@@ -44,8 +44,12 @@ def _result(path, kind, labels, probabilities, class_names,
 
 
 def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
-                    latency_runs=50, threads=(1, 2), limit=None):
+                    latency_runs=50, threads=(1, 2), limit=None,
+                    image_size=None):
   """Evaluates a .tflite model on a TFRecords split.
+
+  `image_size`, if given (e.g. a tool's --image_size), must match the model's
+  input; by default the images are read at the model's input size.
 
   Returns a dict: path, kind "tflite", size_bytes, gzip_bytes, report
   (metrics.classification_report), agreement (top-1 agreement with
@@ -55,7 +59,12 @@ def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
   """
   content = flatbuffer.read_tflite(model_path)
   interpreter = lite_interpreter.load(model_content=content)
-  image_size = lite_interpreter.input_image_size(interpreter, model_path)
+  model_size = lite_interpreter.input_image_size(interpreter, model_path)
+  if image_size and image_size != model_size:
+    raise UserError(f"{model_path} takes {model_size}x{model_size} images but "
+                    f"the data is read at {image_size}x{image_size}: pass "
+                    f"--image_size={model_size} or the matching model")
+  image_size = model_size
   num_classes = int(interpreter.get_output_details()[0]["shape"][-1])
   manifest = lite_data.check_dataset(data_dir, split, num_classes)
   images, labels = lite_data.load_split(data_dir, split, image_size, limit)

@@ -103,3 +103,40 @@ def tiny(tmp_path_factory):
   graph = str(root / "frozen.pb")
   train_and_freeze(data_dir, graph)
   return {"data_dir": data_dir, "graph": graph, "root": root}
+
+
+# name -> (quantize, inference_input_type) of the variants the tests convert.
+VARIANTS = {
+    "float": ("none", None),
+    "dynamic": ("dynamic", None),
+    "float16": ("float16", None),
+    "int8_uint8_io": ("int8", "QUANTIZED_UINT8"),
+    "int8_int8_io": ("int8", "INT8"),
+}
+
+
+@pytest.fixture(scope="session")
+def converted(tiny):
+  """Converts each VARIANT once; returns name -> convert_frozen_graph info."""
+  from alexnet.lite import convert  # pylint: disable=g-import-not-at-top
+  infos = {}
+  for name, (quantize, input_type) in VARIANTS.items():
+    out_dir = tiny["root"] / name
+    out_dir.mkdir()
+    infos[name] = convert.convert_frozen_graph(
+        tiny["graph"], str(out_dir / "model.tflite"), quantize=quantize,
+        inference_input_type=input_type,
+        representative_data=tiny["data_dir"], representative_samples=24)
+  return infos
+
+
+@pytest.fixture(scope="session")
+def validation(tiny):
+  """(images, labels) of the tiny validation split at the model's size."""
+  return lite_data.load_split(tiny["data_dir"], "validation", IMAGE_SIZE)
+
+
+def pytest_generate_tests(metafunc):
+  """Tests taking a `variant` argument run once per converted VARIANT."""
+  if "variant" in metafunc.fixturenames:
+    metafunc.parametrize("variant", sorted(VARIANTS))
