@@ -1,0 +1,203 @@
+"""Reading and writing GraphDef files: checked on the way in, atomic on the way out.
+
+Frozen graphs are large (AlexNet at 227x227 is ~234 MB), so a binary file is
+parsed one top-level record at a time and written one node at a time: the
+file's bytes and the parsed message are never both in memory in full.
+"""
+
+import os
+
+from google.protobuf import message as pb_message
+from google.protobuf import text_format
+from tensorflow.core.framework import graph_pb2
+
+from alexnet.errors import UserError
+from alexnet.fileio import atomic_path
+from alexnet.graph_tools import graph_utils
+
+# GraphDef field numbers (tensorflow/core/framework/graph.proto).
+_NODE_FIELD = 1
+_LENGTH_DELIMITED = 2
+_VARINT = 0
+
+
+def looks_like_text(head):
+  """True when the first bytes of a file read as a text-format GraphDef."""
+  try:
+    text = head.decode("utf-8", errors="strict")
+  except UnicodeDecodeError:
+    # A multi-byte character cut at the end of `head` is still text.
+    try:
+      text = head[:-3].decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+      return False
+  stripped = text.lstrip()
+  while stripped.startswith("#"):
+    stripped = stripped.partition("\n")[2].lstrip()
+  return (stripped.split("{")[0].split(":")[0].strip() in
+          ("node", "versions", "library", "version", "debug_info", ""))
+
+
+def _read_varint(f, path):
+  result, shift = 0, 0
+  while True:
+    byte = f.read(1)
+    if not byte:
+      return None if shift == 0 else _truncated(path)
+    b = byte[0]
+    result |= (b & 0x7F) << shift
+    if not b & 0x80:
+      return result
+    shift += 7
+    if shift > 63:
+      raise UserError(f"{path} is not a binary GraphDef (bad varint): "
+                      "pass a .pb written by tf.io.write_graph or freeze")
+
+
+def _truncated(path):
+  raise UserError(f"{path} is truncated or not a binary GraphDef: "
+                  "write it again (tf.io.write_graph, tools/freeze.py)")
+
+
+def _encode_varint(value):
+  out = bytearray()
+  while True:
+    bits = value & 0x7F
+    value >>= 7
+    if value:
+      out.append(bits | 0x80)
+    else:
+      out.append(bits)
+      return bytes(out)
+
+
+def _parse_binary(path):
+  graph_def = graph_pb2.GraphDef()
+  with open(path, "rb") as f:
+    while True:
+      tag = _read_varint(f, path)
+      if tag is None:
+        break
+      wire_type = tag & 7
+      if wire_type == _LENGTH_DELIMITED:
+        length = _read_varint(f, path)
+        if length is None:
+          _truncated(path)
+        payload = f.read(length)
+        if len(payload) != length:
+          _truncated(path)
+        record = _encode_varint(tag) + _encode_varint(length) + payload
+      elif wire_type == _VARINT:
+        value = _read_varint(f, path)
+        if value is None:
+          _truncated(path)
+        record = _encode_varint(tag) + _encode_varint(value)
+      else:
+        raise UserError(f"{path} is not a binary GraphDef (unexpected wire "
+                        f"type {wire_type}): pass a GraphDef .pb file")
+      try:
+        graph_def.MergeFromString(record)
+      except pb_message.DecodeError as e:
+        raise UserError(f"{path} is not a valid binary GraphDef ({e}): "
+                        "pass a GraphDef .pb file") from None
+      del record, payload
+  return graph_def
+
+
+def _parse_text(path):
+  graph_def = graph_pb2.GraphDef()
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      text_format.Merge(f.read(), graph_def)
+  except (text_format.ParseError, UnicodeDecodeError) as e:
+    raise UserError(f"{path} is not a valid text GraphDef ({e}): "
+                    "pass a GraphDef .pbtxt or .pb file") from None
+  return graph_def
+
+
+def load_graph_def(path, binary=None):
+  """Reads a GraphDef and checks it is one.
+
+  Args:
+    path: the file.
+    binary: True or False to insist on that format (like freeze_graph's
+      --input_binary); None to detect it (like transform_graph).
+  Raises:
+    UserError: missing, truncated or non-GraphDef file, wrong format for
+      `binary`, or nodes whose inputs name no node.
+  """
+  if not os.path.isfile(path):
+    raise UserError(f"graph file {path} does not exist: check the path")
+  with open(path, "rb") as f:
+    head = f.read(4096)
+  if not head:
+    raise UserError(f"graph file {path} is empty: write the graph again")
+  is_text = looks_like_text(head)
+  if binary is True and is_text:
+    raise UserError(f"{path} is a text GraphDef but was given as binary: "
+                    "pass --input_binary=false")
+  if binary is False and not is_text:
+    raise UserError(f"{path} is a binary GraphDef but was given as text: "
+                    "pass --input_binary=true")
+  graph_def = _parse_text(path) if is_text else _parse_binary(path)
+  check_graph(graph_def, path)
+  return graph_def
+
+
+def check_graph(graph_def, what):
+  """Raises UserError unless every node is named, typed and its inputs exist."""
+  if not graph_def.node:
+    raise UserError(f"{what} holds no nodes: pass a GraphDef file")
+  names = set()
+  for node in graph_def.node:
+    if not node.name or not node.op:
+      raise UserError(f"{what} is not a GraphDef (a node without name or op): "
+                      "pass a GraphDef file")
+    if node.name in names:
+      raise UserError(f"{what} has two nodes named '{node.name}': "
+                      "rebuild the graph")
+    names.add(node.name)
+  for node in graph_def.node:
+    for inp in node.input:
+      if graph_utils.node_name(inp) not in names:
+        raise UserError(f"{what}: node '{node.name}' reads '{inp}', which is "
+                        "no node of the graph (truncated or edited file?)")
+
+
+def check_names(graph_def, names, what):
+  """Raises UserError for a name in `names` that is no node of the graph."""
+  existing = {node.name for node in graph_def.node}
+  for name in names:
+    if graph_utils.node_name(name) not in existing:
+      raise UserError(f"{what} '{name}' is not a node of the graph: "
+                      "run tools/summarize.py to list likely names")
+
+
+def _write_binary(graph_def, f):
+  # Each node is serialized and written on its own so that the serialized
+  # graph never exists as one more full-size copy.
+  node_tag = _encode_varint(_NODE_FIELD << 3 | _LENGTH_DELIMITED)
+  for node in graph_def.node:
+    data = node.SerializeToString()
+    f.write(node_tag + _encode_varint(len(data)))
+    f.write(data)
+  rest = graph_pb2.GraphDef()
+  for field, value in graph_def.ListFields():
+    if field.name == "node":
+      continue
+    if field.message_type is not None:
+      getattr(rest, field.name).CopyFrom(value)
+    else:
+      setattr(rest, field.name, value)
+  f.write(rest.SerializeToString())
+
+
+def save_graph_def(graph_def, path, as_text=False):
+  """Writes `graph_def` to `path` atomically (binary unless `as_text`)."""
+  with atomic_path(path) as tmp:
+    if as_text:
+      with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(graph_def))
+    else:
+      with open(tmp, "wb") as f:
+        _write_binary(graph_def, f)

@@ -1,0 +1,168 @@
+"""Small GraphDef helpers: input-name parsing, node lookups, Const values.
+
+Const values are read as numpy views of the stored bytes and written back
+once, so weight-sized tensors are not copied more than needed.
+"""
+
+import numpy as np
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.python.framework import dtypes
+from tensorflow.python.framework import tensor_util
+
+
+def node_name(tensor_or_input):
+  """'^a', 'a:1', 'a' -> 'a'."""
+  name = tensor_or_input[1:] if tensor_or_input.startswith("^") else (
+      tensor_or_input)
+  base, sep, index = name.rpartition(":")
+  return base if sep and index.isdigit() else name
+
+
+def split_input(input_name):
+  """'^a' -> ('^', 'a', ''); 'a:1' -> ('', 'a', ':1'); 'a' -> ('', 'a', '')."""
+  prefix = "^" if input_name.startswith("^") else ""
+  name = node_name(input_name)
+  return prefix, name, input_name[len(prefix) + len(name):]
+
+
+def is_control(input_name):
+  return input_name.startswith("^")
+
+
+def output_index(input_name):
+  """Output slot an input string reads ('a' and 'a:0' -> 0)."""
+  suffix = split_input(input_name)[2]
+  return int(suffix[1:]) if suffix else 0
+
+
+def data_inputs(node):
+  return [i for i in node.input if not is_control(i)]
+
+
+def node_map(graph_def):
+  """name -> NodeDef."""
+  return {node.name: node for node in graph_def.node}
+
+
+def consumers(graph_def):
+  """name -> list of (consumer NodeDef, input position) reading it."""
+  result = {}
+  for node in graph_def.node:
+    for pos, inp in enumerate(node.input):
+      result.setdefault(node_name(inp), []).append((node, pos))
+  return result
+
+
+def keep_nodes(graph_def, keep):
+  """Deletes the nodes whose names are not in `keep`, in place, keeping order.
+
+  Nodes are moved, not copied: the survivors are sorted to the front and the
+  tail is cut off.
+  """
+  order = {node.name: i for i, node in enumerate(graph_def.node)}
+  total = len(order)
+  graph_def.node.sort(
+      key=lambda n: order[n.name] if n.name in keep else total + order[n.name])
+  kept = sum(1 for name in order if name in keep)
+  del graph_def.node[kept:]
+
+
+def rename_inputs(graph_def, renames):
+  """Rewrites inputs: a key 'x' (data, any slot spelled 'x' or 'x:0') or '^x'.
+
+  `renames` maps the exact old input string to the new one; 'x' also covers
+  'x:0'.
+  """
+  for node in graph_def.node:
+    new_inputs = None
+    for pos, inp in enumerate(node.input):
+      key = inp[:-2] if inp.endswith(":0") and not is_control(inp) else inp
+      target = renames.get(key)
+      if target is not None:
+        if new_inputs is None:
+          new_inputs = list(node.input)
+        new_inputs[pos] = target
+    if new_inputs is not None:
+      del node.input[:]
+      node.input.extend(new_inputs)
+
+
+def const_value(node):
+  """The value of a Const node as a numpy array (a read-only view if possible)."""
+  tensor = node.attr["value"].tensor
+  dtype = dtypes.as_dtype(tensor.dtype)
+  shape = [d.size for d in tensor.tensor_shape.dim]
+  if tensor.tensor_content and dtype.is_numpy_compatible:
+    return np.frombuffer(tensor.tensor_content,
+                         dtype=dtype.as_numpy_dtype).reshape(shape)
+  return tensor_util.MakeNdarray(tensor)
+
+
+def num_elements(tensor_proto):
+  """Element count from the shape of a TensorProto, without decoding it."""
+  return int(np.prod([d.size for d in tensor_proto.tensor_shape.dim],
+                     dtype=np.int64))
+
+
+def make_tensor(array, dtype=None):
+  """numpy array -> TensorProto, raw bytes for numeric types."""
+  array = np.asarray(array)
+  tf_dtype = dtypes.as_dtype(dtype if dtype is not None else array.dtype)
+  if tf_dtype == dtypes.string:
+    return tensor_util.make_tensor_proto(array, dtype=tf_dtype)
+  tensor = tensor_pb2.TensorProto(dtype=tf_dtype.as_datatype_enum)
+  for size in array.shape:
+    tensor.tensor_shape.dim.add(size=size)
+  tensor.tensor_content = np.ascontiguousarray(
+      array, dtype=tf_dtype.as_numpy_dtype).tobytes()
+  return tensor
+
+
+def set_const(node, name, array, dtype=None):
+  """Turns `node` into a Const `name` holding `array` (nothing else kept)."""
+  tensor = make_tensor(array, dtype)
+  node.Clear()
+  node.name = name
+  node.op = "Const"
+  node.attr["dtype"].type = tensor.dtype
+  node.attr["value"].tensor.CopyFrom(tensor)
+  return node
+
+
+def topological_order(graph_def):
+  """Node indices in execution order (Kahn's algorithm, like the C++ tool).
+
+  Nodes whose inputs are all ready are emitted in the order they became
+  ready, starting from the input-less nodes in file order. A Merge node waits
+  only for its non-NextIteration inputs so that loops do not deadlock.
+  Raises ValueError for a cycle or an input naming no node.
+  """
+  nodes = list(graph_def.node)
+  index = {node.name: i for i, node in enumerate(nodes)}
+  pending = [0] * len(nodes)
+  outputs = [[] for _ in nodes]
+  ready = []
+  for i, node in enumerate(nodes):
+    is_merge = node.op in ("Merge", "RefMerge")
+    for inp in node.input:
+      src = index.get(node_name(inp))
+      if src is None:
+        raise ValueError(f"node '{node.name}' reads '{inp}', which is no node")
+      if is_merge and nodes[src].op == "NextIteration":
+        continue
+      pending[i] += 1
+      outputs[src].append(i)
+    if pending[i] == 0:
+      ready.append(i)
+  front = 0
+  while front < len(ready):
+    current = ready[front]
+    front += 1
+    for out in outputs[current]:
+      pending[out] -= 1
+      if pending[out] == 0:
+        ready.append(out)
+  if len(ready) != len(nodes):
+    stuck = [nodes[i].name for i in range(len(nodes)) if pending[i] > 0]
+    raise ValueError(f"the graph has a cycle through {stuck[:3]}")
+  return ready

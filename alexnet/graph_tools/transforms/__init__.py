@@ -1,0 +1,1 @@
+"""One module per Graph Transform Tool transform; each defines `transform`."""

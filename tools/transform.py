@@ -1,0 +1,63 @@
+"""Rewrites a GraphDef with a list of transforms, like TF's transform_graph.
+
+  python tools/transform.py --in_graph=frozen.pb --out_graph=opt.pb \
+    --inputs=input --outputs=probabilities \
+    --transforms='strip_unused_nodes(type=float, shape="1,227,227,3")
+      remove_nodes(op=Identity, op=CheckNumerics) fold_constants(ignore_errors=true)'
+
+See docs/graph_transforms.md for every transform and its arguments.
+"""
+
+import os
+
+
+from absl import app
+from absl import flags
+
+from alexnet.errors import UserError
+from alexnet.errors import exit_on_user_error
+from alexnet.graph_tools import graph_io
+from alexnet.graph_tools import registry
+from alexnet.graph_tools import transform_parser
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("in_graph", None, "Input GraphDef (binary or text).")
+flags.DEFINE_string("out_graph", None, "Output GraphDef file.")
+flags.DEFINE_string("inputs", "", "Comma-separated input node names.")
+flags.DEFINE_string("outputs", "", "Comma-separated output node names.")
+flags.DEFINE_string("transforms", None,
+                    "Transforms to run, e.g. 'strip_unused_nodes "
+                    "remove_nodes(op=Identity)'. Available: "
+                    + ", ".join(registry.TRANSFORM_NAMES))
+flags.DEFINE_boolean("output_as_text", False,
+                     "Write the graph in text protobuf format.")
+
+
+def _names(text):
+  return [name for name in text.split(",") if name]
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UserError(f"unexpected argument {argv[1]}: use --flag=value")
+  for flag in ("in_graph", "out_graph", "transforms"):
+    if not getattr(FLAGS, flag):
+      raise UserError(f"--{flag} is required")
+  out_dir = os.path.dirname(os.path.abspath(FLAGS.out_graph))
+  if not os.path.isdir(out_dir):
+    raise UserError(f"output directory {out_dir} does not exist: create it")
+  # Syntax and names are checked before the (possibly large) graph is read.
+  transforms = transform_parser.parse_transforms(FLAGS.transforms)
+  if not transforms:
+    raise UserError("--transforms is empty: give at least one transform")
+  registry.check_arguments(transforms)
+  graph_def = graph_io.load_graph_def(FLAGS.in_graph)
+  graph_def = registry.transform_graph(graph_def, _names(FLAGS.inputs),
+                                       _names(FLAGS.outputs), transforms)
+  graph_io.save_graph_def(graph_def, FLAGS.out_graph,
+                          as_text=FLAGS.output_as_text)
+  print(f"wrote {FLAGS.out_graph} ({len(graph_def.node)} nodes)")
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))
