@@ -40,7 +40,7 @@ def io_quantization(interpreter):
 
 def input_image_size(interpreter, model_path):
   """Image side of a [1, S, S, 3] input; UserError for other shapes."""
-  shape = list(interpreter.get_input_details()[0]["shape"])
+  shape = [int(d) for d in interpreter.get_input_details()[0]["shape"]]
   if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
     raise UserError(f"{model_path} input shape {shape} is not [1, S, S, 3]: "
                     "pass an image classifier converted by tools/convert.py")
