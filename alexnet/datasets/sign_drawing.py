@@ -499,16 +499,26 @@ _SIGNS = (
 assert len(_SIGNS) == NUM_CLASSES
 
 
+def draw_sign(class_id, side_px):
+  """The sign of `class_id` drawn directly at side_px, edges not antialiased.
+
+  For callers that resample it anyway; render_sign gives smooth edges.
+  Outside the sign is fully transparent (RGBA).
+  """
+  if not 0 <= class_id < NUM_CLASSES:
+    raise ValueError(f"class_id {class_id} is not in 0..{NUM_CLASSES - 1}")
+  image = Image.new("RGBA", (side_px, side_px), (0, 0, 0, 0))
+  _SIGNS[class_id](_Pen(image, (side_px / 2, side_px / 2),
+                        (side_px / 2, side_px / 2)))
+  return image
+
+
 def render_sign(class_id, size_px):
   """The clean sign of `class_id` as a size_px square RGBA image.
 
   Outside the sign is fully transparent. Drawn large and downsampled with
   antialiasing so that small renderings keep their detail.
   """
-  if not 0 <= class_id < NUM_CLASSES:
-    raise ValueError(f"class_id {class_id} is not in 0..{NUM_CLASSES - 1}")
   factor = max(1, math.ceil(_MIN_DRAW_PX / size_px))
-  side = size_px * factor
-  image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-  _SIGNS[class_id](_Pen(image, (side / 2, side / 2), (side / 2, side / 2)))
+  image = draw_sign(class_id, size_px * factor)
   return image.reduce(factor) if factor > 1 else image

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from alexnet.datasets.gtsrb_csv import GTRow, read_gt_csv, train_csv_name
 from alexnet.datasets.gtsrb_csv import write_gt_csv
-from alexnet.datasets.sign_drawing import render_sign
+from alexnet.datasets.sign_drawing import draw_sign
 from alexnet.errors import UserError
 from alexnet.fileio import atomic_dir, atomic_path
 from alexnet.signnames import NUM_CLASSES
@@ -197,7 +197,8 @@ def _render_track(out, job):
 
 @functools.lru_cache(maxsize=None)
 def _source_sign(class_id):
-  return render_sign(class_id, _SOURCE_PX)
+  # Not antialiased: every frame is resampled from it to a smaller size.
+  return draw_sign(class_id, _SOURCE_PX)
 
 
 def _weathered(sign, rng):
