@@ -1,0 +1,98 @@
+"""Finding, checking and restoring the checkpoints of a model directory.
+
+model_dir/model.ckpt-STEP.*   written while training (with optimizer state)
+model_dir/best/model.ckpt-STEP.*  the model variables of the checkpoint with
+                              the best validation top-1 so far, and best.json
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from alexnet.errors import UserError
+
+BEST_DIR = "best"
+BEST_JSON = "best.json"
+CHOICES = ("best", "latest")
+
+
+def latest(model_dir):
+  """Path prefix of the newest training checkpoint, or None."""
+  return tf.train.latest_checkpoint(model_dir)
+
+
+def global_step(checkpoint_path):
+  """The step a checkpoint was written at, from its name (model.ckpt-STEP)."""
+  suffix = checkpoint_path.rsplit("-", 1)[-1]
+  return int(suffix) if suffix.isdigit() else None
+
+
+def read_best(model_dir):
+  """The best checkpoint's record {step, epoch, val_top1, ...} or None."""
+  path = os.path.join(model_dir, BEST_DIR, BEST_JSON)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def resolve(model_dir, which="best"):
+  """The checkpoint path for "best", "latest" or an explicit path prefix."""
+  if which == "latest":
+    path = latest(model_dir)
+    if path is None:
+      raise UserError(f"{model_dir} has no checkpoint: train into it with "
+                      "tools/train.py first")
+    return path
+  if which == "best":
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, BEST_DIR))
+    if path is None:
+      what = ("has no checkpoint: train into it with tools/train.py first"
+              if latest(model_dir) is None else
+              f"has no {BEST_DIR}/ checkpoint (it is kept only when training "
+              "has a validation split): pass --checkpoint=latest")
+      raise UserError(f"{model_dir} {what}")
+    return path
+  if not tf.io.gfile.exists(which + ".index"):
+    raise UserError(f"checkpoint {which} not found (no {which}.index): pass "
+                    "best, latest or a path prefix like DIR/model.ckpt-1000")
+  return which
+
+
+def check_compatible(checkpoint_path, variables):
+  """UserError unless the checkpoint holds each variable with its shape."""
+  try:
+    saved = dict(tf.train.list_variables(checkpoint_path))
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError(f"checkpoint {checkpoint_path} is unreadable ({e}); use "
+                    "another one") from None
+  for v in variables:
+    name, shape = v.op.name, v.shape.as_list()
+    if name not in saved:
+      raise UserError(f"checkpoint {checkpoint_path} has no variable {name}: "
+                      "it is not from this network (check --normalization)")
+    if list(saved[name]) != shape:
+      raise UserError(
+          f"checkpoint {checkpoint_path} holds {name} as {saved[name]} but "
+          f"this model needs {shape}: it was trained with another image size "
+          "or class count; use its model_dir's settings or a new model_dir")
+
+
+def restore(session, checkpoint_path, variables=None):
+  """Restores `variables` (default: all global ones) after checking them."""
+  variables = (tf.compat.v1.global_variables() if variables is None
+               else variables)
+  check_compatible(checkpoint_path, variables)
+  tf.compat.v1.train.Saver(variables).restore(session, checkpoint_path)
+
+
+def save(session, save_dir, step=None, variables=None):
+  """Saves `variables` into save_dir/model.ckpt[-step] with relative paths.
+
+  Relative paths in the `checkpoint` file keep save_dir valid after it is
+  renamed or copied elsewhere.
+  """
+  saver = tf.compat.v1.train.Saver(variables, save_relative_paths=True)
+  return saver.save(session, os.path.join(save_dir, "model.ckpt"),
+                    global_step=step)

@@ -1,0 +1,85 @@
+"""Exports a trained model for deployment: inference graph + checkpoint, SavedModel.
+
+model_dir/export/
+  inference_graph.pb, .pbtxt   the PREDICT graph: `input` placeholder
+                               [None, S, S, 3] raw RGB 0..255 -> `logits`,
+                               `probabilities`, `classes`; no training ops
+  model.ckpt.*                 the model variables it pairs with
+  saved_model/                 SavedModel, tag "serve", signature
+                               serving_default: input -> probabilities,
+                               classes, logits; assets.extra/model_config.json
+  model_config.json, export.json  the model's config; the source checkpoint
+
+The first two are exactly what freeze_graph takes:
+  --input_graph=export/inference_graph.pb --input_binary=true
+  --input_checkpoint=export/model.ckpt --output_node_names=probabilities
+"""
+
+import json
+import os
+import shutil
+
+import tensorflow as tf
+
+from alexnet import checkpoints
+from alexnet.fileio import atomic_dir, atomic_write
+from alexnet.model_fn import (CONFIG_NAME, ModeKeys, load_model_config,
+                              model_fn)
+from alexnet.nets import alexnet as alexnet_lib
+
+EXPORT_DIR = "export"
+GRAPH_NAME = "inference_graph"
+CHECKPOINT_NAME = "model.ckpt"
+SAVED_MODEL_DIR = "saved_model"
+SERVING_KEY = "serving_default"
+TAGS = (tf.saved_model.SERVING,)
+
+
+def build_inference_graph(config):
+  """(graph, input placeholder, {name: output tensor}) of the PREDICT mode."""
+  graph = tf.Graph()
+  with graph.as_default():
+    images = alexnet_lib.input_placeholder(config["image_size"])
+    spec = model_fn(images, None, ModeKeys.PREDICT, config)
+  return graph, images, spec.predictions
+
+
+def export(model_dir, checkpoint="best"):
+  """Writes model_dir/export/ (replacing it) from `checkpoint`.
+
+  Args:
+    model_dir: a directory written by training.
+    checkpoint: "best", "latest" or a checkpoint path prefix.
+
+  Returns:
+    The export directory.
+  """
+  config = load_model_config(model_dir)
+  checkpoint_path = checkpoints.resolve(model_dir, checkpoint)
+  export_dir = os.path.join(model_dir, EXPORT_DIR)
+  graph, images, outputs = build_inference_graph(config)
+  # Written before any Saver exists, so it holds no save/restore ops either.
+  graph_def = graph.as_graph_def()
+  with atomic_dir(export_dir, overwrite=True) as tmp:
+    tf.io.write_graph(graph_def, tmp, GRAPH_NAME + ".pb", as_text=False)
+    tf.io.write_graph(graph_def, tmp, GRAPH_NAME + ".pbtxt", as_text=True)
+    with graph.as_default(), tf.compat.v1.Session() as sess:
+      checkpoints.restore(sess, checkpoint_path)
+      checkpoints.save(sess, tmp)
+      builder = tf.compat.v1.saved_model.Builder(
+          os.path.join(tmp, SAVED_MODEL_DIR))
+      signature = tf.compat.v1.saved_model.predict_signature_def(
+          inputs={alexnet_lib.INPUT_NODE: images}, outputs=outputs)
+      builder.add_meta_graph_and_variables(
+          sess, list(TAGS), signature_def_map={SERVING_KEY: signature},
+          strip_default_attrs=True)
+      builder.save()
+    extra = os.path.join(tmp, SAVED_MODEL_DIR, "assets.extra")
+    os.makedirs(extra)
+    shutil.copy(os.path.join(model_dir, CONFIG_NAME), extra)
+    shutil.copy(os.path.join(model_dir, CONFIG_NAME), tmp)
+    atomic_write(os.path.join(tmp, "export.json"), json.dumps({
+        "checkpoint": os.path.abspath(checkpoint_path),
+        "step": checkpoints.global_step(checkpoint_path),
+    }, indent=2) + "\n")
+  return export_dir

@@ -1,0 +1,114 @@
+"""Classification metrics from predicted probabilities, and their display.
+
+Shared by the TensorFlow evaluation and the TensorFlow Lite tools, so both
+report the same numbers the same way.
+"""
+
+import numpy as np
+
+
+# Probabilities are clipped before the log so a confident miss costs a large
+# but finite loss.
+_EPSILON = 1e-12
+
+
+def classification_report(labels, probabilities, class_names):
+  """Summarizes predictions of a labeled set.
+
+  Args:
+    labels: int class ids [N].
+    probabilities: [N, C] class probabilities (rows sum to 1).
+    class_names: C names, index = class id.
+
+  Returns:
+    dict with count, top1, top5 (fractions), loss (mean cross-entropy),
+    per_class [{id, name, count, correct, accuracy (None if count 0)}] and
+    confusion (C x C nested lists, rows true class, columns predicted).
+  """
+  labels = np.asarray(labels, dtype=np.int64)
+  probabilities = np.asarray(probabilities, dtype=np.float64)
+  num_classes = len(class_names)
+  if labels.size == 0:
+    raise ValueError("no examples to report on")
+  if probabilities.shape != (labels.size, num_classes):
+    raise ValueError(f"probabilities have shape {probabilities.shape}, expected "
+                     f"({labels.size}, {num_classes})")
+  predicted = probabilities.argmax(axis=1)
+  # A label is in the top 5 when fewer than 5 classes score strictly higher.
+  label_prob = probabilities[np.arange(labels.size), labels]
+  rank = (probabilities > label_prob[:, None]).sum(axis=1)
+  confusion = np.zeros([num_classes, num_classes], dtype=np.int64)
+  np.add.at(confusion, (labels, predicted), 1)
+  per_class = []
+  for i, name in enumerate(class_names):
+    count = int(confusion[i].sum())
+    correct = int(confusion[i, i])
+    per_class.append({"id": i, "name": name, "count": count,
+                      "correct": correct,
+                      "accuracy": correct / count if count else None})
+  return {
+      "count": int(labels.size),
+      "top1": float((predicted == labels).mean()),
+      "top5": float((rank < 5).mean()),
+      "loss": float(-np.log(np.maximum(label_prob, _EPSILON)).mean()),
+      "per_class": per_class,
+      "confusion": confusion.tolist(),
+  }
+
+
+def format_report(report):
+  """The report as readable text: totals, then one line per class."""
+  lines = [
+      f"examples: {report['count']}",
+      f"loss (cross-entropy): {report['loss']:.4f}",
+      f"top-1 accuracy: {100 * report['top1']:.2f}%",
+      f"top-5 accuracy: {100 * report['top5']:.2f}%",
+      "",
+      f"{'id':>3}  {'accuracy':>8}  {'correct':>7}/{'count':<5}  sign",
+  ]
+  for c in report["per_class"]:
+    acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}%"
+    lines.append(f"{c['id']:>3}  {acc:>8}  {c['correct']:>7}/{c['count']:<5}  "
+                 f"{c['name']}")
+  return "\n".join(lines)
+
+
+def plot_confusion_matrix(confusion, class_names, path):
+  """Writes the confusion matrix as a PNG (rows true, columns predicted).
+
+  Each row is normalized to the class's count, so rare classes show as
+  clearly as common ones.
+  """
+  # Imported here: the TFLite tools use the numbers without plotting.
+  from alexnet import plots  # pylint: disable=import-outside-toplevel
+  plt = plots.plt
+
+  confusion = np.asarray(confusion, dtype=np.float64)
+  rows = confusion.sum(axis=1, keepdims=True)
+  normalized = np.divide(confusion, rows, out=np.zeros_like(confusion),
+                         where=rows > 0)
+  n = len(class_names)
+  size = max(6.0, 0.22 * n + 3)
+  fig, ax = plt.subplots(figsize=(size, size))
+  image = ax.imshow(normalized, cmap="Blues", vmin=0.0, vmax=1.0)
+  labels = [f"{i} {name[:28]}" for i, name in enumerate(class_names)]
+  ax.set_xticks(range(n))
+  ax.set_yticks(range(n))
+  ax.set_xticklabels(range(n), fontsize=6)
+  ax.set_yticklabels(labels, fontsize=6)
+  ax.set_xlabel("predicted class")
+  ax.set_ylabel("true class")
+  ax.set_title("Confusion matrix (fraction of each true class)")
+  fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+  fig.tight_layout()
+  plots.save_figure(fig, path)
+
+
+def top1_agreement(probs_a, probs_b):
+  """Fraction of examples on which two models predict the same class."""
+  a = np.asarray(probs_a).argmax(axis=1)
+  b = np.asarray(probs_b).argmax(axis=1)
+  if a.shape != b.shape or a.size == 0:
+    raise ValueError(f"cannot compare predictions of shapes {a.shape} and "
+                     f"{b.shape}")
+  return float((a == b).mean())

@@ -1,0 +1,193 @@
+"""The Estimator-style model function: one graph per mode, built from params.
+
+tf.estimator is gone from TensorFlow 2.21; this keeps its contract so the
+training, evaluation and export code reads like the TF1 original:
+`model_fn(features, labels, mode, params)` returns an `EstimatorSpec` whose
+fields each mode fills:
+
+  TRAIN    loss, train_op (Adam on the learning-rate schedule; also runs the
+           batch-norm statistics updates), predictions, scalars
+  EVAL     loss, eval_metric_ops {name: (value, update_op)}, predictions
+  PREDICT  predictions {"logits", "probabilities", "classes"} only
+
+`features` is the float32 image batch [B, S, S, 3] in raw RGB 0..255 (for
+PREDICT usually the `input` placeholder); `labels` are int64 class ids.
+The prediction tensors carry the fixed node names of
+alexnet.nets.alexnet, so an inference graph is simply the PREDICT graph.
+
+`params` is a dict; DEFAULT_PARAMS lists every key. The model keys are saved
+to model_dir/model_config.json by training so later tools rebuild the same
+network without repeating flags.
+"""
+
+import collections
+import json
+import os
+
+import tensorflow as tf
+
+from alexnet.errors import UserError
+from alexnet.fileio import atomic_write
+from alexnet.nets import alexnet as alexnet_lib
+from alexnet.nets import nets_factory
+
+
+class ModeKeys:
+  TRAIN = "train"
+  EVAL = "eval"
+  PREDICT = "infer"
+
+
+# `scalars` (TRAIN only): the batch's loss (with weight decay), cross-entropy,
+# accuracy and the learning rate, for
+# the progress bar, the train log and the logging hook.
+EstimatorSpec = collections.namedtuple(
+    "EstimatorSpec", "mode predictions loss train_op eval_metric_ops scalars",
+    defaults=(None,))
+
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+# Keys that define the network; saved in model_config.json.
+MODEL_KEYS = ("network", "image_size", "num_classes", "normalization",
+              "input_standardization", "crop_roi")
+
+DEFAULT_PARAMS = {
+    # The network.
+    "network": "alexnet",
+    "image_size": 227,
+    "num_classes": 43,
+    "normalization": "lrn",
+    "input_standardization": "per_image",
+    "crop_roi": False,  # images cropped to the sign's ROI before resizing
+    "dropout_rate": 0.5,
+    "weight_decay": 5e-4,
+    # The optimization (TRAIN only).
+    "learning_rate": 1e-4,
+    "lr_schedule": "constant",
+    "warmup_steps": 0,  # linear ramp from 0 to learning_rate
+    "total_steps": 1,  # end of the cosine schedule
+    "decay_steps": 1,  # step schedule: multiply by decay_rate every decay_steps
+    "decay_rate": 0.1,
+    "label_smoothing": 0.0,
+}
+
+CONFIG_NAME = "model_config.json"
+
+
+def learning_rate_fn(global_step, params):
+  """The learning rate at `global_step`: schedule after an optional warm-up."""
+  base = float(params["learning_rate"])
+  schedule = params["lr_schedule"]
+  warmup = int(params["warmup_steps"])
+  step = tf.cast(global_step, tf.float32)
+  if schedule == "constant":
+    lr = tf.constant(base)
+  elif schedule == "cosine":
+    decay_steps = max(int(params["total_steps"]) - warmup, 1)
+    lr = tf.compat.v1.train.cosine_decay(
+        base, tf.maximum(global_step - warmup, 0), decay_steps)
+  elif schedule == "step":
+    lr = tf.compat.v1.train.exponential_decay(
+        base, global_step, int(params["decay_steps"]),
+        float(params["decay_rate"]), staircase=True)
+  else:
+    raise UserError(f"learning-rate schedule {schedule!r} is not one of "
+                    f"{', '.join(LR_SCHEDULES)}")
+  if warmup > 0:
+    lr *= tf.minimum(1.0, (step + 1.0) / warmup)
+  return lr
+
+
+def _cross_entropy(labels, logits, num_classes, label_smoothing=0.0):
+  """Per-example softmax cross-entropy, with optional label smoothing."""
+  onehot = tf.one_hot(labels, num_classes)
+  if label_smoothing:
+    onehot = onehot * (1.0 - label_smoothing) + label_smoothing / num_classes
+  return tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=logits)
+
+
+def model_fn(features, labels, mode, params):
+  """Builds the graph for `mode`; see the module docstring."""
+  params = {**DEFAULT_PARAMS, **params}
+  is_training = mode == ModeKeys.TRAIN
+  network_fn = nets_factory.get_network_fn(
+      params["network"], params["num_classes"], is_training=is_training,
+      dropout_rate=params["dropout_rate"],
+      normalization=params["normalization"],
+      weight_decay=params["weight_decay"],
+      input_standardization=params["input_standardization"])
+  logits, _ = network_fn(features)
+  predictions = alexnet_lib.inference_outputs(logits)
+  if mode == ModeKeys.PREDICT:
+    return EstimatorSpec(mode, predictions, None, None, None)
+
+  num_classes = params["num_classes"]
+  cross_entropy = tf.reduce_mean(
+      _cross_entropy(labels, logits, num_classes,
+                     params["label_smoothing"] if is_training else 0.0))
+  regularization = tf.compat.v1.losses.get_regularization_losses()
+  loss = tf.add_n([cross_entropy] + regularization, name="total_loss")
+
+  if mode == ModeKeys.EVAL:
+    in_top5 = tf.nn.in_top_k(predictions=logits, targets=labels,
+                             k=min(5, num_classes))
+    metrics = {
+        "accuracy": tf.compat.v1.metrics.accuracy(
+            labels, predictions["classes"]),
+        "top5": tf.compat.v1.metrics.mean(tf.cast(in_top5, tf.float32)),
+        "cross_entropy": tf.compat.v1.metrics.mean(
+            _cross_entropy(labels, logits, num_classes)),
+    }
+    return EstimatorSpec(mode, predictions, loss, None, metrics)
+
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  learning_rate = learning_rate_fn(global_step, params)
+  accuracy = tf.reduce_mean(
+      tf.cast(tf.equal(predictions["classes"], labels), tf.float32))
+  optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
+  # Batch-norm moving statistics are updated with every training step.
+  with tf.control_dependencies(
+      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
+    train_op = optimizer.minimize(loss, global_step=global_step)
+  tf.compat.v1.summary.scalar("loss", loss)
+  tf.compat.v1.summary.scalar("cross_entropy", cross_entropy)
+  tf.compat.v1.summary.scalar("accuracy", accuracy)
+  tf.compat.v1.summary.scalar("learning_rate", learning_rate)
+  tf.compat.v1.summary.image("inputs", features / 255.0, max_outputs=3)
+  return EstimatorSpec(mode, predictions, loss, train_op, None,
+                       {"loss": loss, "cross_entropy": cross_entropy,
+                        "accuracy": accuracy, "learning_rate": learning_rate})
+
+
+def model_config(params, class_names):
+  """The model_config.json contents: network keys, class names, node names."""
+  return {
+      **{k: params[k] for k in MODEL_KEYS},
+      "class_names": list(class_names),
+      "input_node": alexnet_lib.INPUT_NODE,
+      "output_nodes": list(alexnet_lib.OUTPUT_NODES),
+  }
+
+
+def save_model_config(model_dir, config):
+  atomic_write(os.path.join(model_dir, CONFIG_NAME),
+               json.dumps(config, indent=2) + "\n")
+
+
+def load_model_config(model_dir):
+  """Reads model_dir/model_config.json; UserError if absent or unreadable."""
+  path = os.path.join(model_dir, CONFIG_NAME)
+  try:
+    with open(path) as f:
+      config = json.load(f)
+  except FileNotFoundError:
+    raise UserError(f"{path} not found: {model_dir} is not a model directory "
+                    "written by tools/train.py") from None
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise UserError(f"{path} is not valid JSON ({e}): retrain or restore "
+                    "it") from None
+  missing = [k for k in MODEL_KEYS + ("class_names",) if k not in config]
+  if missing:
+    raise UserError(f"{path} lacks {', '.join(missing)}: retrain into a new "
+                    "model_dir")
+  return config
