@@ -132,8 +132,9 @@ def set_const(node, name, array, dtype=None):
 def topological_order(graph_def):
   """Node indices in execution order (Kahn's algorithm, like the C++ tool).
 
-  Nodes whose inputs are all ready are emitted in the order they became
-  ready, starting from the input-less nodes in file order. A Merge node waits
+  Ready nodes are kept on a stack, as the C++ SortByExecutionOrder does: the
+  input-less nodes are pushed in file order, the most recently readied node
+  is emitted first, and its consumers are pushed in file order. A Merge waits
   only for its non-NextIteration inputs so that loops do not deadlock.
   Raises ValueError for a cycle or an input naming no node.
   """
@@ -154,15 +155,15 @@ def topological_order(graph_def):
       outputs[src].append(i)
     if pending[i] == 0:
       ready.append(i)
-  front = 0
-  while front < len(ready):
-    current = ready[front]
-    front += 1
+  order = []
+  while ready:
+    current = ready.pop()
+    order.append(current)
     for out in outputs[current]:
       pending[out] -= 1
       if pending[out] == 0:
         ready.append(out)
-  if len(ready) != len(nodes):
+  if len(order) != len(nodes):
     stuck = [nodes[i].name for i in range(len(nodes)) if pending[i] > 0]
     raise ValueError(f"the graph has a cycle through {stuck[:3]}")
-  return ready
+  return order

@@ -28,12 +28,18 @@ def float_consts(graph_def, min_elements):
 
 
 def value_range(values, include_zero):
-  """(min, max) as the C++ transforms compute them, in float32."""
+  """(min, max) as the C++ transforms compute them, in float32.
+
+  Without include_zero (round_weights) the C++ quirk is kept: `max` starts
+  at FLT_MIN, so an all-negative range reaches up to ~0. With include_zero
+  (quantize_weights) the true max is used: the quirk would give an all-zero
+  tensor the range [0, FLT_MIN], which the C++ tool turns into NaNs.
+  """
   low = np.float32(np.min(values))
-  high = np.float32(max(np.max(values), _FLT_MIN))
+  high = np.float32(np.max(values))
   if include_zero:
-    low, high = min(low, np.float32(0)), max(high, np.float32(0))
-  return low, high
+    return min(low, np.float32(0)), max(high, np.float32(0))
+  return low, max(high, _FLT_MIN)
 
 
 def widen_degenerate(low, high, negative_moves_min):

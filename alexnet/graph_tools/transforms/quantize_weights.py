@@ -30,18 +30,13 @@ def _round_half_away(x):
 
 def quantize(values, low, high):
   """float32 array -> quint8 array, as FloatTensorToQuantizedInPlace."""
-  # A range as narrow as [0, FLT_MIN] (an all-zero tensor, see
-  # weights.value_range) overflows the scale; every code then dequantizes to
-  # ~0, so such values are stored as 0.
-  with np.errstate(over="ignore", invalid="ignore"):
-    scale = np.float32(255.0 / (float(high) - float(low)))
-    low_scaled = _round_half_away(np.float32(low) * scale)
-    out = np.empty(values.size, np.uint8)
-    for chunk, dest in weights.chunks(values.reshape(-1), out):
-      q = _round_half_away(chunk * scale) - low_scaled
-      q[~np.isfinite(q)] = 0
-      np.clip(q, 0, 255, out=q)
-      dest[:] = q
+  scale = np.float32(255.0 / (float(high) - float(low)))
+  low_scaled = _round_half_away(np.float32(low) * scale)
+  out = np.empty(values.size, np.uint8)
+  for chunk, dest in weights.chunks(values.reshape(-1), out):
+    q = _round_half_away(chunk * scale) - low_scaled
+    np.clip(q, 0, 255, out=q)
+    dest[:] = q
   return out
 
 

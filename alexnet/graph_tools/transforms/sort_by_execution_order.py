@@ -2,9 +2,10 @@
 
 Options: none.
 
-Topological sort (Kahn's algorithm) starting from the nodes without inputs
-in file order, counting control inputs too; a Merge waits only for its
-non-NextIteration inputs so while-loops sort. Nodes are moved, not copied.
+Topological sort that counts control inputs too and keeps ready nodes on a
+stack exactly like the C++ tool, so the order is the reference's order; a
+Merge waits only for its non-NextIteration inputs so while-loops sort.
+Nodes are moved, not copied.
 
 Use it for minimal inference engines that run nodes in file order, or to
 make two graphs comparable line by line.

@@ -1,0 +1,246 @@
+"""Makes the golden files: small input graphs and the C++ tool's outputs.
+
+The reference is TensorFlow's own Graph Transform Tool, which ships compiled
+in the tensorflow-cpu 2.12.0 wheel for Python 3.11 (TF 2.21 no longer has
+it). It is never a runtime dependency; it is only run here, in two steps:
+
+  # 1. With the project's Python (TF 2.21): build the input graphs.
+  python tests/graph_tools/golden/make_golden.py inputs
+  # 2. With a separate venv outside the repo holding the 2.12 wheel:
+  #    python3.11 -m venv /work/venv-tf212
+  #    /work/venv-tf212/bin/pip install tensorflow-cpu==2.12.0 'numpy<1.24'
+  /work/venv-tf212/bin/python tests/graph_tools/golden/make_golden.py reference
+
+Step 1 writes `*.input.pb` here, and frozen random-init AlexNets (67x67,
+LRN and batch norm; too large to keep) to /tmp/alexnet_golden. Step 2 runs
+every case in CASES through
+tensorflow.python.util._pywrap_transform_graph.TransformGraphWithStringInputs
+(graph bytes, inputs, outputs, transforms -> transformed graph bytes) and
+writes `CASE.reference.pb` plus `reference.json` (node count and op-type
+counts of every reference output, AlexNet included, and errors).
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALEXNET_DIR = "/tmp/alexnet_golden"
+ALEXNET_SIZE = 67
+
+# The original project's list (scripts/convert.sh).
+ORIGINAL_LIST = (
+    'strip_unused_nodes(type=float, shape="1,227,227,3") '
+    "remove_nodes(op=Identity, op=CheckNumerics) "
+    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
+    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
+    "fold_batch_norms")
+
+# case name -> (input graph, inputs, outputs, transforms)
+CASES = {
+    "strip_unused_nodes": ("basic", "x", "out", "strip_unused_nodes"),
+    "strip_unused_nodes_deeper_input": (
+        "basic", "scaled", "out",
+        'strip_unused_nodes(type=float, shape="2,8,8,3")'),
+    "remove_nodes": ("basic", "x", "out",
+                     "remove_nodes(op=Identity, op=CheckNumerics)"),
+    "fold_constants": ("basic", "x", "out", "fold_constants"),
+    "fold_constants_after_remove": (
+        "basic", "x", "out",
+        "remove_nodes(op=Identity) fold_constants(ignore_errors=true)"),
+    "fold_batch_norms": ("bn_mul", "x", "out",
+                         "fold_constants fold_batch_norms"),
+    "fold_old_batch_norms": ("bn_fused", "x", "out", "fold_old_batch_norms"),
+    "round_weights": ("weights", "x", "out", "round_weights(num_steps=256)"),
+    "round_weights_16": ("weights", "x", "out", "round_weights(num_steps=16)"),
+    "quantize_weights": ("weights", "x", "out", "quantize_weights"),
+    "quantize_weights_small": ("weights", "x", "out",
+                               "quantize_weights(minimum_size=16)"),
+    "obfuscate_names": ("basic", "x", "out", "obfuscate_names"),
+    "sort_by_execution_order": ("basic", "x", "out",
+                                "sort_by_execution_order"),
+    "remove_device": ("basic", "x", "out", "remove_device"),
+    "remove_attribute": ("basic", "x", "out",
+                         "remove_attribute(attribute_name=T, op_name=Relu)"),
+    "rename_attribute": ("basic", "x", "out",
+                         "rename_attribute(old_attribute_name=data_format, "
+                         "new_attribute_name=layout, op_name=BiasAdd)"),
+    "add_default_attributes": ("basic", "x", "out", "add_default_attributes"),
+    "original_list_basic": ("basic", "x", "out", ORIGINAL_LIST),
+    "original_list_bn_fused": ("bn_fused", "x", "out", ORIGINAL_LIST),
+}
+
+ALEXNET_CASES = {
+    "original_list": ORIGINAL_LIST,
+    "fold_old_batch_norms": "remove_nodes(op=Identity) fold_old_batch_norms",
+    "fold_constants": "fold_constants(ignore_errors=true)",
+    "quantize_weights": "quantize_weights",
+}
+
+
+def _build_inputs():
+  import tensorflow as tf
+  tf.compat.v1.disable_eager_execution()
+  rng = np.random.RandomState(0)
+
+  def const(shape, name, scale=0.5):
+    return tf.constant(rng.normal(0, scale, shape).astype(np.float32),
+                       name=name)
+
+  def write(graph, name):
+    data = graph.as_graph_def().SerializeToString()
+    with open(os.path.join(HERE, f"{name}.input.pb"), "wb") as f:
+      f.write(data)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    with tf.device("/cpu:0"):
+      scaled = tf.multiply(x, 0.5, name="scaled")
+    read = tf.identity(scaled, name="read")
+    conv = tf.nn.conv2d(read, const([3, 3, 3, 4], "w"), 1, "VALID",
+                        name="conv")
+    bias = tf.nn.bias_add(conv, tf.add(const([4], "b1"), const([4], "b2")),
+                          name="bias")
+    checked = tf.debugging.check_numerics(bias, "bad", name="check")
+    relu = tf.nn.relu(tf.identity(tf.identity(checked, name="id1"),
+                                  name="id2"), name="relu")
+    flat = tf.reshape(relu, [-1, 6 * 6 * 4], name="flat")
+    scale = tf.square(const([1], "s"), name="square") + 1.0
+    tf.nn.softmax(tf.matmul(flat, const([144, 5], "fc")) * scale, name="out")
+    tf.reduce_sum(x, name="unused_sum")
+  write(graph, "basic")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    conv = tf.nn.conv2d(x, const([3, 3, 3, 4], "w"), 1, "SAME", name="conv")
+    mean, var = const([4], "mean"), tf.abs(const([4], "var")) + 0.5
+    bn = tf.nn.batch_normalization(conv, mean, var, const([4], "beta"),
+                                   const([4], "gamma"), 1e-3, name="bn")
+    dw = tf.nn.depthwise_conv2d(bn, const([3, 3, 4, 2], "dw_w"), [1, 1, 1, 1],
+                                "SAME", name="dw")
+    dw_bn = tf.multiply(dw, const([8], "dw_scale"), name="dw_mul")
+    flat = tf.reshape(dw_bn, [-1, 8 * 8 * 8], name="flat")
+    mm = tf.matmul(flat, const([512, 5], "fc"), name="fc_mm")
+    tf.identity(tf.multiply(mm, const([5], "fc_scale"), name="fc_mul"),
+                name="out")
+  write(graph, "bn_mul")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+
+    def stats(n, prefix):
+      return (const([n], prefix + "_gamma"), const([n], prefix + "_beta"),
+              const([n], prefix + "_mean"),
+              tf.constant(rng.uniform(0.5, 2, n).astype(np.float32),
+                          name=prefix + "_var"))
+
+    conv = tf.nn.conv2d(x, const([3, 3, 3, 4], "w"), 1, "SAME", name="conv")
+    gamma, beta, mean, var = stats(4, "bn1")
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        conv, gamma, beta, mean, var, epsilon=1e-3, is_training=False,
+        name="bn1")
+    conv2 = tf.nn.conv2d(tf.nn.relu(y), const([3, 3, 4, 4], "w2"), 1, "SAME",
+                         name="conv2")
+    gamma, beta, mean, var = stats(4, "bn2")
+    y2 = tf.raw_ops.FusedBatchNorm(x=conv2, scale=gamma, offset=beta,
+                                   mean=mean, variance=var, epsilon=1e-3,
+                                   is_training=False, name="bn2")[0]
+    tf.nn.relu(y2, name="out")
+  write(graph, "bn_fused")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 40], name="x")
+    big = const([40, 64], "big")                         # 2560 elements
+    neg = tf.constant(-np.abs(rng.normal(0, 1, [64])).astype(np.float32) - .1,
+                      name="all_negative")
+    flat = tf.constant(np.full([64], 0.25, np.float32), name="same_value")
+    zeros = tf.constant(np.zeros([64], np.float32), name="zeros")
+    small = const([10], "small")
+    h = tf.matmul(x, big) + neg + flat + zeros
+    h = tf.concat([h, tf.tile(small, [1])[None, :] + x[:, :10]], 1)
+    mid = const([74, 20], "mid")                          # 1480 elements
+    tf.identity(tf.matmul(h, mid), name="out")
+  write(graph, "weights")
+
+  _build_alexnets()
+
+
+def _build_alexnets():
+  import tensorflow as tf
+  from alexnet.graph_tools import freeze
+  from alexnet.graph_tools import graph_io
+  from alexnet.nets import alexnet
+  os.makedirs(ALEXNET_DIR, exist_ok=True)
+  for normalization in ("lrn", "batch_norm"):
+    path = os.path.join(ALEXNET_DIR, normalization)
+    graph = tf.Graph()
+    with graph.as_default():
+      logits, _ = alexnet.alexnet(alexnet.input_placeholder(ALEXNET_SIZE),
+                                  normalization=normalization)
+      alexnet.inference_outputs(logits)
+      saver = tf.compat.v1.train.Saver()
+      with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        checkpoint = saver.save(session, path + ".ckpt")
+    frozen = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
+                                     ["probabilities", "classes"])
+    graph_io.save_graph_def(frozen, path + ".frozen.pb")
+
+
+def _summary(data):
+  from tensorflow.core.framework import graph_pb2
+  graph_def = graph_pb2.GraphDef()
+  graph_def.ParseFromString(data)
+  ops = {}
+  for node in graph_def.node:
+    ops[node.op] = ops.get(node.op, 0) + 1
+  return {"node_count": len(graph_def.node), "ops": ops}
+
+
+def _run_reference(data, inputs, outputs, transforms):
+  from tensorflow.python.util import _pywrap_transform_graph
+  return _pywrap_transform_graph.TransformGraphWithStringInputs(
+      data, inputs, outputs, transforms)
+
+
+def _make_reference():
+  results = {"cases": {}, "alexnet": {}}
+  for case, (graph, inputs, outputs, transforms) in CASES.items():
+    with open(os.path.join(HERE, f"{graph}.input.pb"), "rb") as f:
+      data = f.read()
+    entry = {"graph": graph, "inputs": inputs, "outputs": outputs,
+             "transforms": transforms}
+    try:
+      out = _run_reference(data, inputs, outputs, transforms)
+    except Exception as e:  # The reference's error is recorded, not raised.
+      entry["error"] = str(e).splitlines()[0]
+    else:
+      with open(os.path.join(HERE, f"{case}.reference.pb"), "wb") as f:
+        f.write(out)
+      entry.update(_summary(out))
+    results["cases"][case] = entry
+  for normalization in ("lrn", "batch_norm"):
+    with open(os.path.join(ALEXNET_DIR, normalization + ".frozen.pb"),
+              "rb") as f:
+      data = f.read()
+    for case, transforms in ALEXNET_CASES.items():
+      out = _run_reference(data, "input", "probabilities", transforms)
+      results["alexnet"][f"{normalization}/{case}"] = dict(
+          transforms=transforms, **_summary(out))
+  with open(os.path.join(HERE, "reference.json"), "w") as f:
+    json.dump(results, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+  if sys.argv[1:] == ["inputs"]:
+    _build_inputs()
+  elif sys.argv[1:] == ["reference"]:
+    _make_reference()
+  else:
+    sys.exit("usage: make_golden.py inputs|reference (see the docstring)")
