@@ -77,7 +77,7 @@ class _Pen:
                   (base[0] - nx * half, base[1] - ny * half)], fill)
 
   def text(self, text, center, width, height, fill):
-    """Bold `text` stretched to exactly width x height (sign lettering is condensed)."""
+    """Bold `text` stretched to width x height (sign lettering is condensed)."""
     x0, y0 = self.xy((center[0] - width / 2, center[1] - height / 2))
     w, h = round(self._px(width)), round(self._px(height))
     mask = _text_mask(text).resize((w, h), Image.Resampling.LANCZOS)
@@ -87,7 +87,7 @@ class _Pen:
 
 @functools.lru_cache(maxsize=None)
 def _text_mask(text):
-  """A tight white-on-black mask of `text` in a bold rendering of Pillow's font."""
+  """A tight white-on-black mask of `text` in Pillow's font, made bold."""
   font = ImageFont.load_default(size=200)
   stroke = 9  # Thickens the regular built-in font into sign-like bold strokes.
   left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
@@ -117,7 +117,7 @@ def _trim_end(points, length):
 
 
 def _point_before_end(points, length):
-  """The point `length` before the end of the path, and the unit chord to the end."""
+  """The point `length` before the path's end, and the unit chord to the end."""
   base = _trim_end(points, length)[-1]
   dx, dy = points[-1][0] - base[0], points[-1][1] - base[1]
   norm = math.hypot(dx, dy)
@@ -215,7 +215,8 @@ def _speed_digits(pen, number, colour):
 
 # Vehicles, each drawn in its own [-1, 1] frame.
 def _car_rear(pen, colour, window=WHITE):
-  pen.polygon([(-0.6, -0.75), (0.6, -0.75), (0.82, -0.1), (-0.82, -0.1)], colour)
+  pen.polygon([(-0.6, -0.75), (0.6, -0.75), (0.82, -0.1), (-0.82, -0.1)],
+              colour)
   pen.polygon([(-0.95, -0.2), (0.95, -0.2), (0.95, 0.5), (-0.95, 0.5)], colour)
   for side in (-1, 1):
     pen.polygon([(side * 0.9, 0.45), (side * 0.5, 0.45), (side * 0.5, 0.85),
@@ -236,7 +237,8 @@ def _truck_side(pen, colour):
                (-0.95, 0.35)], colour)
   pen.polygon([(-0.84, -0.1), (-0.73, -0.38), (-0.56, -0.38), (-0.56, -0.1)],
               WHITE)
-  pen.polygon([(-0.4, -0.62), (0.95, -0.62), (0.95, 0.35), (-0.4, 0.35)], colour)
+  pen.polygon([(-0.4, -0.62), (0.95, -0.62), (0.95, 0.35), (-0.4, 0.35)],
+              colour)
   for x in (-0.7, 0.42, 0.74):
     pen.circle((x, 0.42), 0.17, fill=colour)
 
@@ -351,7 +353,8 @@ def _deer(p):
            + 0.2 * math.sin(t) * math.cos(-0.45))
           for t in (2 * math.pi * i / 32 for i in range(32))]
   p.polygon(body, BLACK)
-  p.polygon([(-0.34, 0.0), (-0.52, -0.42), (-0.36, -0.5), (-0.16, -0.12)], BLACK)
+  p.polygon([(-0.34, 0.0), (-0.52, -0.42), (-0.36, -0.5), (-0.16, -0.12)],
+            BLACK)
   p.polygon([(-0.6, -0.42), (-0.4, -0.58), (-0.3, -0.46), (-0.5, -0.32)], BLACK)
   p.line([(-0.4, -0.55), (-0.3, -0.92)], 0.09, BLACK)
   p.line([(-0.35, -0.75), (-0.16, -0.84)], 0.09, BLACK)
@@ -454,7 +457,8 @@ def _stop(pen):
 
 def _no_entry(pen):
   _disc(pen, [(0.99, WHITE), (0.955, RED)])
-  pen.polygon([(-0.66, -0.17), (0.66, -0.17), (0.66, 0.17), (-0.66, 0.17)], WHITE)
+  pen.polygon([(-0.66, -0.17), (0.66, -0.17), (0.66, 0.17), (-0.66, 0.17)],
+              WHITE)
 
 
 def _grey_car(p):

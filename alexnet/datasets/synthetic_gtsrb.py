@@ -97,7 +97,7 @@ def generate(output_dir, tracks_per_class=10, frames_per_track=10, seed=0,
 
 
 def _file_names(layout, seed, tracks, frames):
-  """{(class, track): [file name of each frame]}; test names are shuffled ids."""
+  """{(class, track): [frame file names]}; test names are shuffled ids."""
   keys = [(c, t) for c in range(NUM_CLASSES) for t in range(tracks)]
   if layout == "train":
     return {(c, t): [f"{t:05d}_{f:05d}.ppm" for f in range(frames)]
@@ -110,7 +110,7 @@ def _file_names(layout, seed, tracks, frames):
 
 
 def _map_tracks(out, jobs, processes):
-  """Yields each track's rows as it finishes, rendered by `processes` workers."""
+  """Yields each track's rows as it finishes, from `processes` workers."""
   render = functools.partial(_render_track, out)
   if processes == 1:
     yield from map(render, jobs)
@@ -271,7 +271,7 @@ def _rotation(yaw, pitch, roll):
 
 
 def _sign_quad(width_px, yaw, pitch, roll):
-  """Image corners of the sign's square after a 3D turn and pinhole projection."""
+  """Image corners of the sign's square, turned in 3D and projected."""
   corners = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], float)
   turned = corners @ _rotation(yaw, pitch, roll).T
   distance = 6.0  # Camera distance in sign half-widths: mild perspective.
@@ -333,7 +333,7 @@ def _render_frame(levels, scene, style, frame, rng):
 
 
 def _background(scene, style, frame, size):
-  """The scene behind the sign, magnified more slowly than the sign (farther)."""
+  """The scene behind the sign; farther away, it grows slower than the sign."""
   growth = style.sizes[frame] / style.sizes[0]
   w = style.window * math.sqrt(growth)
   h = w * size[1] / size[0]
@@ -351,7 +351,8 @@ def _camera(image, style, rng):
   if blur > 0.1:
     image = image.filter(ImageFilter.GaussianBlur(blur))
   if style.motion_blur:
-    image = image.filter(ImageFilter.Kernel((3, 3), (0, 0, 0, 1, 1, 1, 0, 0, 0)))
+    image = image.filter(ImageFilter.Kernel((3, 3), (0, 0, 0, 1, 1, 1, 0, 0, 0),
+                                            scale=3))
   x = (np.asarray(image, np.float32) / 255) ** style.gamma
   h, w = x.shape[:2]
   yy, xx = np.mgrid[-1:1:h * 1j, -1:1:w * 1j]
@@ -387,19 +388,20 @@ def _images_by_class(folder):
     for row in read_gt_csv(test_csv):
       if row.class_id is None or not 0 <= row.class_id < NUM_CLASSES:
         raise UserError(f"{test_csv}: {row.filename} has no class id in "
-                        f"0..{NUM_CLASSES - 1}; use the labeled GT-final_test.csv")
+                        f"0..{NUM_CLASSES - 1}; use the labeled {TEST_CSV}")
       by_class[row.class_id].append(os.path.join(folder, row.filename))
     return by_class
-  raise UserError(f"{folder}: not a GTSRB images folder; expected GTSRB/, class "
-                  f"folders 00000..{NUM_CLASSES - 1:05d} or {TEST_CSV}")
+  raise UserError(f"{folder}: not a GTSRB images folder; expected GTSRB/, "
+                  f"class folders 00000..{NUM_CLASSES - 1:05d} or {TEST_CSV}")
 
 
 def contact_sheet(images_dir, output_png, samples_per_class=8, seed=0):
   """Saves a PNG with one row per class of up to `samples_per_class` images.
 
-  `images_dir` is any official-layout folder (see _images_by_class); each row
-  starts with the class id. The image is LABEL_PX + n * (CELL_PX + GAP_PX) +
-  GAP_PX wide and NUM_CLASSES * (CELL_PX + GAP_PX) + GAP_PX high. Returns
+  `images_dir` is a data set root holding GTSRB/, a Final_Training/Images
+  folder (class folders 000NN) or a Final_Test/Images folder with the labeled
+  GT-final_test.csv, real or synthetic. Each row starts with the class id.
+  The image is LABEL_PX + n * (CELL_PX + GAP_PX) + GAP_PX wide and NUM_CLASSES * (CELL_PX + GAP_PX) + GAP_PX high. Returns
   `output_png`.
   """
   by_class = _images_by_class(images_dir)

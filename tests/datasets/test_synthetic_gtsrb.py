@@ -1,4 +1,4 @@
-"""The synthetic GTSRB: official layout, CSVs, determinism, tool, contact sheet."""
+"""Synthetic GTSRB: official layout, CSVs, determinism, tool, contact sheet."""
 
 import hashlib
 import itertools
@@ -86,7 +86,8 @@ def test_csv_rows_name_existing_files_of_their_size_with_rois_inside(
     for t in range(TRACKS):
       track = sorted((r for r in rows if r.filename.startswith(f"{t:05d}_")),
                      key=lambda r: r.filename)
-      assert track[-1].roi_x2 - track[-1].roi_x1 > track[0].roi_x2 - track[0].roi_x1
+      assert (track[-1].roi_x2 - track[-1].roi_x1
+              > track[0].roi_x2 - track[0].roi_x1)
   assert min(widths) >= 15 and len(set(widths)) > 20
   assert 25 <= np.median(widths) <= 70  # Mostly small, like GTSRB.
 
@@ -183,13 +184,13 @@ def test_contact_sheet_is_a_png_with_a_row_per_class(train_set, tmp_path):
   with Image.open(path) as sheet:
     assert sheet.size == _sheet_size(TRACKS * FRAMES + 1)
     pixels = np.asarray(sheet.convert("L"))
-  step = synthetic_gtsrb.CELL_PX + synthetic_gtsrb.GAP_PX
+  cell = synthetic_gtsrb.CELL_PX
+  step = cell + synthetic_gtsrb.GAP_PX
   for c in (0, NUM_CLASSES - 1):
     top = synthetic_gtsrb.GAP_PX + c * step
-    cells = [pixels[top:top + synthetic_gtsrb.CELL_PX,
-                    synthetic_gtsrb.LABEL_PX + j * step:
-                    synthetic_gtsrb.LABEL_PX + j * step + synthetic_gtsrb.CELL_PX]
+    lefts = [synthetic_gtsrb.LABEL_PX + j * step
              for j in range(TRACKS * FRAMES + 1)]
+    cells = [pixels[top:top + cell, left:left + cell] for left in lefts]
     assert all(cell.std() > 5 for cell in cells[:-1])
     assert (cells[-1] == 255).all()
 
