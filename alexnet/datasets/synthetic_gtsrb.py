@@ -71,6 +71,8 @@ def generate(output_dir, tracks_per_class=10, frames_per_track=10, seed=0,
                       ("processes", processes)):
     if not isinstance(value, int) or value < 1:
       raise UserError(f"{name}={value!r}: must be a whole number of at least 1")
+  if not isinstance(seed, int) or seed < 0:
+    raise UserError(f"seed={seed!r}: must be a whole number of at least 0")
   if layout not in LAYOUTS:
     raise UserError(f"layout={layout!r}: must be one of {', '.join(LAYOUTS)}")
   names = _file_names(layout, seed, tracks_per_class, frames_per_track)

@@ -169,6 +169,8 @@ def test_tool_rejects_bad_counts_in_one_line(tool, tmp_path):
   assert proc.stderr.strip().splitlines() == [
       "error: frames_per_track=0: must be a whole number of at least 1"]
   assert not os.path.exists(tmp_path / "x")
+  with pytest.raises(UserError, match="seed=-1"):
+    synthetic_gtsrb.generate(str(tmp_path / "x"), seed=-1)
 
 
 def test_contact_sheet_is_a_png_with_a_row_per_class(train_set, tmp_path):
