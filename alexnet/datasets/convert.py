@@ -16,7 +16,9 @@ the track (-1 for test images) and the ROI in the written image's pixels.
 """
 
 import collections
+import contextlib
 import csv
+import functools
 import multiprocessing
 import os
 
@@ -33,6 +35,7 @@ LABELS_TXT = "labels.txt"
 TEST_GT_CSV = "GT-final_test.csv"
 UNLABELED_TEST_CSV = "GT-final_test.test.csv"
 JPEG_QUALITY = 95
+_MIN_JOBS_PER_POOL = 500  # Below this, starting workers costs more than it saves.
 
 FIELDS = ("file", "split", "class_id", "track", "width", "height", "roi_x1",
           "roi_y1", "roi_x2", "roi_y2")
@@ -170,6 +173,20 @@ def _convert_one(job):
   return width, height, (x1, y1, x2, y2)
 
 
+@contextlib.contextmanager
+def _worker_map(num_workers, num_jobs):
+  """An ordered, lazy map over `num_workers` processes (in-process for few).
+
+  Workers are spawned, not forked: callers (tests, training set-up) may have
+  TensorFlow's threads running, and forking those can deadlock.
+  """
+  if num_workers <= 1 or num_jobs < _MIN_JOBS_PER_POOL:
+    yield map
+    return
+  with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+    yield functools.partial(pool.imap, chunksize=64)
+
+
 def _check_separate(input_dir, output_dir):
   src, dst = os.path.realpath(input_dir), os.path.realpath(output_dir)
   if src == dst or dst.startswith(src + os.sep) or src.startswith(dst + os.sep):
@@ -249,12 +266,13 @@ def convert(input_dir, output_dir, crop_roi=False, skip_bad=False,
                       f"written as {task.file}; remove the duplicate row")
     seen[task.file] = task.source
   annotations = {}
+  os.makedirs(os.path.dirname(os.path.abspath(output_dir)), exist_ok=True)
   with atomic_dir(output_dir, overwrite=overwrite) as tmp:
     for class_id in sorted({t.class_id for t in tasks}):
       os.makedirs(os.path.join(tmp, signnames.folder_name(class_id)))
     jobs = [(t, tmp, crop_roi) for t in tasks]
-    with multiprocessing.Pool(num_workers or os.cpu_count()) as pool:
-      results = pool.imap(_convert_one, jobs, chunksize=64)
+    with _worker_map(num_workers or os.cpu_count(), len(jobs)) as map_fn:
+      results = map_fn(_convert_one, jobs)
       for task, result in tqdm(zip(tasks, results), total=len(tasks),
                                desc="convert", unit="img"):
         if isinstance(result, str):

@@ -66,6 +66,22 @@ def test_training_tree_converts_with_labels_tracks_and_rois(
   assert _tree_digest(images_dir) == before  # Inputs untouched.
 
 
+def test_worker_processes_write_the_same_output(training_tree, tmp_path,
+                                                monkeypatch):
+  images_dir, _ = training_tree
+  single = str(tmp_path / "single")
+  convert.convert(images_dir, single, num_workers=1)
+  monkeypatch.setattr(convert, "_MIN_JOBS_PER_POOL", 1)  # Pool even for few.
+  pooled = str(tmp_path / "pooled")
+  convert.convert(images_dir, pooled, num_workers=2)
+  annotations = convert.read_annotations(pooled)
+  assert annotations == convert.read_annotations(single)
+  for a in annotations:
+    with open(os.path.join(single, a.file), "rb") as f1, open(
+        os.path.join(pooled, a.file), "rb") as f2:
+      assert f1.read() == f2.read()
+
+
 def test_crop_roi_stores_only_the_roi(training_tree, tiny_gtsrb, tmp_path):
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
