@@ -17,12 +17,14 @@ class _Server:
 
   `cut_after[name] = n` makes the next response for `name` stop after n
   bytes (then the connection closes), once. `ranges` logs each request's
-  Range header (None if absent).
+  Range header (None if absent); with `honor_range` False the server answers
+  every request with the whole file, as some servers do.
   """
 
   def __init__(self, files):
     self.files = files
     self.cut_after = {}
+    self.honor_range = True
     self.ranges = []
     server = self
 
@@ -36,6 +38,8 @@ class _Server:
         data = server.files[name]
         header = self.headers.get("Range")
         server.ranges.append(header)
+        if not server.honor_range:
+          header = None
         start = int(header[len("bytes="):].split("-")[0]) if header else 0
         self.send_response(206 if header else 200)
         self.send_header("Content-Length", str(len(data) - start))
@@ -95,6 +99,19 @@ def test_existing_part_file_is_continued(server, tmp_path):
   download.download_file(server.url + "a.zip", path, _md5(PAYLOAD))
 
   assert server.ranges == ["bytes=12345-"]
+  with open(path, "rb") as f:
+    assert f.read() == PAYLOAD
+
+
+def test_server_ignoring_range_restarts_the_file(server, tmp_path):
+  server.files["a.zip"] = PAYLOAD
+  server.honor_range = False
+  path = str(tmp_path / "a.zip")
+  with open(path + ".part", "wb") as f:
+    f.write(b"stale bytes from elsewhere")
+
+  download.download_file(server.url + "a.zip", path, _md5(PAYLOAD))
+
   with open(path, "rb") as f:
     assert f.read() == PAYLOAD
 

@@ -185,8 +185,16 @@ def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
 
   with pytest.raises(UserError, match="convert_dataset.py"):
     tfrecord_writer.build(str(tmp_path), str(tmp_path / "x"))
-  os.remove(os.path.join(source, convert.read_annotations(source)[0].file))
-  with pytest.raises(UserError, match="missing"):
+  first, second = convert.read_annotations(source)[:2]
+  with open(os.path.join(source, first.file), "r+b") as f:
+    jpeg = f.read()
+    f.truncate(100)
+  with pytest.raises(UserError, match=f"{first.file} is not a complete JPEG"):
+    tfrecord_writer.build(source, str(tmp_path / "y"))
+  with open(os.path.join(source, first.file), "wb") as f:
+    f.write(jpeg)
+  os.remove(os.path.join(source, second.file))
+  with pytest.raises(UserError, match=f"{second.file} is listed .* missing"):
     tfrecord_writer.build(source, str(tmp_path / "y"))
 
   one_track, _ = tiny_gtsrb.training(str(tmp_path / "one"), tracks=1)
