@@ -94,6 +94,10 @@ def _row_tasks(folder, csv_path, rows, split, bad):
                       f"{TEST_GT_CSV} from GTSRB_Final_Test_GT.zip")
     if not _class_ok(row.class_id, where, bad):
       continue
+    if os.path.basename(row.filename) != row.filename or row.filename in (
+        "", ".", ".."):
+      bad(f"{where}: file name must name a file in {folder}, not a path")
+      continue
     source = os.path.join(folder, row.filename)
     if not os.path.isfile(source):
       bad(f"{where}: image {source} does not exist")

@@ -143,6 +143,14 @@ def _unknown_class_in_csv(images_dir):
   return "43"
 
 
+def _path_in_csv(images_dir):
+  path = os.path.join(images_dir, "00014", "GT-00014.csv")
+  rows = read_gt_csv(path)
+  write_gt_csv(path, rows[:-1] + [rows[-1]._replace(
+      filename="../00000/00000_00000.ppm")])
+  return "../00000/00000_00000.ppm"
+
+
 def _unknown_class_folder(images_dir):
   os.rename(os.path.join(images_dir, "00042"), os.path.join(images_dir, "00043"))
   return "00043"
@@ -157,6 +165,7 @@ BAD_INPUTS = {
     "class folder without its csv": (_folder_without_csv, 12),
     "unknown class id in csv": (_unknown_class_in_csv, 17),
     "unknown class folder": (_unknown_class_folder, 12),
+    "csv row naming a path": (_path_in_csv, 17),
 }
 
 
