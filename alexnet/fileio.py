@@ -12,15 +12,28 @@ import tempfile
 from alexnet.errors import UserError
 
 
+def _umask():
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def _tmp_sibling(path, is_dir):
   parent = os.path.dirname(os.path.abspath(path)) or "."
-  if not os.path.isdir(parent):
+  if is_dir:
+    # A whole output tree may be nested anywhere; a single file is written
+    # only beside something that exists, which catches typos in its path.
+    os.makedirs(parent, exist_ok=True)
+  elif not os.path.isdir(parent):
     raise UserError(f"output directory {parent} does not exist: create it first")
   base = os.path.basename(path.rstrip("/"))
   if is_dir:
-    return tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the result
+    return tmp
   fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
   os.close(fd)
+  os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not 0600
   return tmp
 
 
