@@ -82,33 +82,36 @@ def _l2_regularizer(weight_decay):
   return lambda w: tf.multiply(weight_decay, tf.nn.l2_loss(w), name="decay")
 
 
+def _variable(name, shape, initializer, **kwargs):
+  # Reference (VariableV2) variables, as in TF1: TensorFlow's freeze_graph
+  # freezes them from a plain GraphDef + checkpoint, which it cannot do for
+  # resource variables.
+  return tf.compat.v1.get_variable(name, shape, initializer=initializer,
+                                   use_resource=False, **kwargs)
+
+
 def _weights(shape, weight_decay):
   # He initialization suits the ReLUs; the paper's N(0, 0.01) stalls with Adam.
-  return tf.compat.v1.get_variable(
-      "weights", shape,
-      initializer=tf.compat.v1.variance_scaling_initializer(scale=2.0),
-      regularizer=_l2_regularizer(weight_decay))
+  return _variable("weights", shape,
+                   tf.compat.v1.variance_scaling_initializer(scale=2.0),
+                   regularizer=_l2_regularizer(weight_decay))
 
 
 def _biases(size):
-  return tf.compat.v1.get_variable("biases", [size],
-                                   initializer=tf.compat.v1.zeros_initializer())
+  return _variable("biases", [size], tf.compat.v1.zeros_initializer())
 
 
 def _batch_norm(x, is_training):
   """Fused batch normalization with moving statistics updated via UPDATE_OPS."""
   depth = x.shape[-1]
   with tf.compat.v1.variable_scope("BatchNorm"):
-    beta = tf.compat.v1.get_variable(
-        "beta", [depth], initializer=tf.compat.v1.zeros_initializer())
-    gamma = tf.compat.v1.get_variable(
-        "gamma", [depth], initializer=tf.compat.v1.ones_initializer())
-    moving_mean = tf.compat.v1.get_variable(
-        "moving_mean", [depth], initializer=tf.compat.v1.zeros_initializer(),
-        trainable=False)
-    moving_variance = tf.compat.v1.get_variable(
-        "moving_variance", [depth],
-        initializer=tf.compat.v1.ones_initializer(), trainable=False)
+    beta = _variable("beta", [depth], tf.compat.v1.zeros_initializer())
+    gamma = _variable("gamma", [depth], tf.compat.v1.ones_initializer())
+    moving_mean = _variable("moving_mean", [depth],
+                            tf.compat.v1.zeros_initializer(), trainable=False)
+    moving_variance = _variable("moving_variance", [depth],
+                                tf.compat.v1.ones_initializer(),
+                                trainable=False)
     if not is_training:
       y, _, _ = tf.compat.v1.nn.fused_batch_norm(
           x, gamma, beta, mean=moving_mean, variance=moving_variance,

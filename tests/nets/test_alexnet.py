@@ -48,6 +48,9 @@ def test_variables_and_weight_decay():
   assert variables["alexnet/fc8/biases"] == [10]
   assert len(variables) == 16  # 8 layers x (weights, biases)
   assert len(decay) == 8  # weights only
+  # Reference variables, which TensorFlow's freeze_graph handles.
+  assert {op.type for op in graph.get_operations()
+          if op.name in variables} == {"VariableV2"}
 
 
 def test_batch_norm_variant_is_foldable():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet import training
+from alexnet import export, training
 from alexnet.datasets import convert, gtsrb_csv, tfrecord_writer
 
 IMAGE_SIZE = 67
@@ -101,3 +101,22 @@ def tiny_model(tiny_gtsrb, tmp_path_factory):
                  batch_size=BATCH_SIZE, epochs=2, seed=1,
                  save_summary_steps=2, log_every_n_steps=2, num_threads=2)
   return model_dir
+
+
+@pytest.fixture(scope="session")
+def exported_model(tiny_model):
+  """tiny_model with export/ from its latest checkpoint."""
+  export.export(tiny_model, "latest")
+  return tiny_model
+
+
+@pytest.fixture
+def model_dir_link(tiny_model, tmp_path):
+  """A new model_dir whose latest checkpoint and config link to tiny_model's."""
+  model_dir = tmp_path / "linked_model"
+  model_dir.mkdir()
+  for name in os.listdir(tiny_model):
+    if name.startswith("model.ckpt-6") or name in ("checkpoint",
+                                                   "model_config.json"):
+      os.symlink(os.path.join(tiny_model, name), model_dir / name)
+  return str(model_dir)

@@ -1,0 +1,79 @@
+"""metrics: the report's numbers on a hand-checked example, its text, plots."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alexnet import metrics
+
+NAMES = ["Stop", "Yield", "Priority road", "No entry", "Keep right",
+         "Keep left"]
+
+
+def _example():
+  # Four examples over six classes; class 0 true for the first two.
+  probabilities = np.full([4, 6], 0.02)
+  probabilities[0, 0] = 0.90  # right
+  probabilities[1, 1] = 0.90  # wrong (true 0): predicted 1, true 0 ranks 2nd
+  probabilities[1, 0] = 0.05
+  probabilities[2, 2] = 0.90  # right
+  probabilities[3, :] = [0.30, 0.25, 0.20, 0.15, 0.06, 0.04]  # true 5: 6th
+  probabilities /= probabilities.sum(axis=1, keepdims=True)
+  labels = np.array([0, 0, 2, 5])
+  return labels, probabilities
+
+
+def test_classification_report():
+  labels, probabilities = _example()
+  report = metrics.classification_report(labels, probabilities, NAMES)
+  assert report["count"] == 4
+  assert report["top1"] == pytest.approx(2 / 4)
+  assert report["top5"] == pytest.approx(3 / 4)  # only the last misses top 5
+  expected_loss = -np.mean([math.log(probabilities[i, y])
+                            for i, y in enumerate(labels)])
+  assert report["loss"] == pytest.approx(expected_loss)
+  stop = report["per_class"][0]
+  assert stop == {"id": 0, "name": "Stop", "count": 2, "correct": 1,
+                  "accuracy": 0.5}
+  assert report["per_class"][3]["accuracy"] is None  # No examples.
+  confusion = np.array(report["confusion"])
+  assert confusion[0, 0] == 1 and confusion[0, 1] == 1
+  assert confusion[5, 0] == 1 and confusion.sum() == 4
+  assert np.trace(confusion) == 2
+
+
+def test_format_report_lists_every_class_with_its_name():
+  labels, probabilities = _example()
+  text = metrics.format_report(
+      metrics.classification_report(labels, probabilities, NAMES))
+  assert "top-1 accuracy: 50.00%" in text
+  assert "top-5 accuracy: 75.00%" in text
+  for name in NAMES:
+    assert name in text
+  stop_line = next(line for line in text.splitlines() if line.endswith("Stop"))
+  assert "50.0%" in stop_line and "1/2" in stop_line
+
+
+def test_bad_shapes_are_refused():
+  with pytest.raises(ValueError, match="no examples"):
+    metrics.classification_report([], np.zeros([0, 6]), NAMES)
+  with pytest.raises(ValueError, match="expected"):
+    metrics.classification_report([0], np.zeros([1, 5]), NAMES)
+
+
+def test_confusion_matrix_png(tmp_path):
+  labels, probabilities = _example()
+  report = metrics.classification_report(labels, probabilities, NAMES)
+  path = tmp_path / "confusion.png"
+  metrics.plot_confusion_matrix(report["confusion"], NAMES, str(path))
+  assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+  assert [p.name for p in tmp_path.iterdir()] == ["confusion.png"]
+
+
+def test_top1_agreement():
+  _, a = _example()
+  b = a.copy()
+  b[3] = b[3][::-1]  # Now predicts class 5 for the last example.
+  assert metrics.top1_agreement(a, a) == 1.0
+  assert metrics.top1_agreement(a, b) == pytest.approx(3 / 4)
