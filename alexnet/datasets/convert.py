@@ -270,7 +270,6 @@ def convert(input_dir, output_dir, crop_roi=False, skip_bad=False,
                       f"written as {task.file}; remove the duplicate row")
     seen[task.file] = task.source
   annotations = {}
-  os.makedirs(os.path.dirname(os.path.abspath(output_dir)), exist_ok=True)
   with atomic_dir(output_dir, overwrite=overwrite) as tmp:
     for class_id in sorted({t.class_id for t in tasks}):
       os.makedirs(os.path.join(tmp, signnames.folder_name(class_id)))

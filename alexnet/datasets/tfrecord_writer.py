@@ -219,7 +219,6 @@ def build(converted_dir, output_dir, num_shards=4, validation_fraction=0.1,
   if num_shards < 1:
     raise UserError(f"--num_shards={num_shards}: need at least 1")
   annotations = convert.read_annotations(converted_dir)
-  os.makedirs(os.path.dirname(os.path.abspath(output_dir)), exist_ok=True)
   kinds = {a.split for a in annotations}
   if kinds == {"test"}:
     existing = _existing_manifest(output_dir)
