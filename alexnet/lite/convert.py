@@ -60,17 +60,22 @@ def read_graph_def(graph_path):
   return graph_def
 
 
-def graph_signature(graph_def, graph_path, input_name, output_name):
-  """(input shape, number of classes) of a classification graph."""
-  with tf.Graph().as_default() as graph:
+def import_graph(graph_def):
+  """A new tf.Graph holding `graph_def` under its own node names."""
+  graph = tf.Graph()
+  with graph.as_default():
     tf.graph_util.import_graph_def(graph_def, name="")
-    try:
-      inputs = graph.get_tensor_by_name(f"{input_name}:0")
-      outputs = graph.get_tensor_by_name(f"{output_name}:0")
-    except KeyError as e:
-      raise UserError(f"{graph_path} has no node {e}: check --input_arrays/"
-                      "--output_arrays") from None
-  return inputs.shape.as_list(), outputs.shape.as_list()[-1]
+  return graph
+
+
+def io_tensors(graph, graph_path, input_name, output_name):
+  """(input tensor, output tensor) by node name; UserError if absent."""
+  try:
+    return (graph.get_tensor_by_name(f"{input_name}:0"),
+            graph.get_tensor_by_name(f"{output_name}:0"))
+  except KeyError as e:
+    raise UserError(f"{graph_path} has no node {e}: check --input_arrays/"
+                    "--output_arrays") from None
 
 
 def default_class_names(num_classes):
@@ -187,8 +192,9 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
   quantize, input_type, output_type = resolve_types(
       quantize, inference_type, inference_input_type, inference_output_type)
   graph_def = read_graph_def(graph_path)
-  graph_shape, num_classes = graph_signature(graph_def, graph_path,
-                                             input_arrays[0], output_arrays[0])
+  inputs, outputs = io_tensors(import_graph(graph_def), graph_path,
+                               input_arrays[0], output_arrays[0])
+  graph_shape, num_classes = inputs.shape.as_list(), outputs.shape[-1]
   shape = list(input_shapes[0]) if input_shapes else [1] + graph_shape[1:]
   if None in shape[1:] or len(shape) != 4:
     raise UserError(f"input shape {shape} of {graph_path} is not "

@@ -87,15 +87,13 @@ class FrozenGraphRunner:
   """A frozen classification GraphDef in a Session with a fixed thread count."""
 
   def __init__(self, graph_path, input_name="input",
-               output_name="probabilities", num_threads=1):
-    graph_def = convert.read_graph_def(graph_path)
-    self.input_shape, self.num_classes = convert.graph_signature(
-        graph_def, graph_path, input_name, output_name)
-    self.graph = tf.Graph()
-    with self.graph.as_default():
-      tf.graph_util.import_graph_def(graph_def, name="")
-    self._input = self.graph.get_tensor_by_name(f"{input_name}:0")
-    self._output = self.graph.get_tensor_by_name(f"{output_name}:0")
+               output_name="probabilities", num_threads=0):
+    """num_threads 0 lets TensorFlow choose (all cores)."""
+    self.graph = convert.import_graph(convert.read_graph_def(graph_path))
+    self._input, self._output = convert.io_tensors(
+        self.graph, graph_path, input_name, output_name)
+    self.input_shape = self._input.shape.as_list()
+    self.num_classes = self._output.shape[-1]
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=num_threads,
                                       inter_op_parallelism_threads=1)
     self.session = tf.compat.v1.Session(graph=self.graph, config=config)
@@ -122,20 +120,26 @@ def evaluate_frozen_graph(graph_path, data_dir, split,
                           output_name="probabilities"):
   """Evaluates a frozen (or transformed) GraphDef like evaluate_tflite.
 
-  Latency is one Session.run at batch 1 with intra-op threads = n.
+  Latency is one Session.run at batch 1 in a session with intra-op threads
+  = n. A session's first run optimizes the graph (seconds for AlexNet), so
+  it is the warm-up; the first thread count's session also predicts.
   """
-  runner = FrozenGraphRunner(graph_path, input_name, output_name)
-  image_size = runner.image_size(graph_path)
-  manifest = lite_data.check_dataset(data_dir, split, runner.num_classes)
-  images, labels = lite_data.load_split(data_dir, split, image_size, limit)
-  probabilities = runner.predict(images)
-  runner.close()
-  latency = {}
-  for n in threads if latency_runs else ():
-    timed = FrozenGraphRunner(graph_path, input_name, output_name, n)
-    latency[n] = lite_interpreter.time_runs(
-        lambda: timed.predict(images[:1]), latency_runs, warmup=5)
-    timed.close()
+  thread_counts = tuple(threads) if latency_runs else (None,)
+  runners = [FrozenGraphRunner(graph_path, input_name, output_name, n or 0)
+             for n in thread_counts]
+  try:
+    image_size = runners[0].image_size(graph_path)
+    manifest = lite_data.check_dataset(data_dir, split, runners[0].num_classes)
+    images, labels = lite_data.load_split(data_dir, split, image_size, limit)
+    probabilities = runners[0].predict(images)
+    latency = {}
+    for n, runner in zip(thread_counts, runners):
+      if n:
+        latency[n] = lite_interpreter.time_runs(
+            lambda r=runner: r.predict(images[:1]), latency_runs, warmup=5)
+  finally:
+    for runner in runners:
+      runner.close()
   return _result(graph_path, "frozen graph", labels, probabilities,
                  lite_data.class_names(manifest), reference_probabilities,
                  latency)

@@ -1,0 +1,68 @@
+"""Evaluation of .tflite and frozen graphs, and the comparison table."""
+
+import csv
+
+import pytest
+
+from alexnet.errors import UserError
+from alexnet.lite import compare
+from alexnet.lite import evaluate
+
+LATENCY_RUNS = 5
+
+
+def test_evaluate_tflite_report_agreement_latency(tiny, converted):
+  reference = evaluate.evaluate_frozen_graph(
+      tiny["graph"], tiny["data_dir"], "validation", latency_runs=2,
+      threads=(2,))
+  result = evaluate.evaluate_tflite(
+      converted["int8_uint8_io"]["path"], tiny["data_dir"], "validation",
+      reference_probabilities=reference["probabilities"],
+      latency_runs=LATENCY_RUNS, threads=(1, 2))
+  assert result["report"]["count"] == reference["report"]["count"] > 0
+  assert result["agreement"] >= 0.95
+  assert sorted(reference["latency"]) == [2] and reference["agreement"] is None
+  assert sorted(result["latency"]) == [1, 2]
+  for stats in result["latency"].values():
+    assert stats["runs"] == LATENCY_RUNS
+    assert 0 < stats["median_ms"] <= stats["p90_ms"]
+  assert 0 < result["gzip_bytes"] < result["size_bytes"]
+  assert result["input"]["dtype"] == "uint8"
+
+
+def test_parse_models():
+  assert compare.parse_models("a/f.pb, int8=m.tflite") == [
+      ("f", "a/f.pb"), ("int8", "m.tflite")]
+  with pytest.raises(UserError, match="repeated names"):
+    compare.parse_models("x/m.tflite,y/m.tflite")
+
+
+def test_compare_tool_writes_markdown_and_csv(tool, tiny, converted, tmp_path):
+  models = (f"float={converted['float']['path']},"
+            f"int8={converted['int8_int8_io']['path']}")
+  out = tmp_path / "table"
+  tool("compare_models", f"--data_dir={tiny['data_dir']}",
+       "--split=validation", f"--models={models}", f"--output_dir={out}",
+       "--latency_runs=3")
+  with open(out / "comparison.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [r["name"] for r in rows] == ["float", "int8"]
+  assert rows[0]["agreement"] == "" and float(rows[0]["size_vs_ref"]) == 1.0
+  for row in rows[1:]:
+    assert float(row["agreement"]) >= 0.95
+    assert float(row["median_ms_2t"]) <= float(row["p90_ms_2t"])
+  assert float(rows[1]["size_vs_ref"]) < 0.26
+  assert rows[1]["float_fallback_ops"] == "LOCAL_RESPONSE_NORMALIZATION"
+  table = (out / "comparison.md").read_text().splitlines()
+  assert table[2].startswith("| " + " | ".join(compare.COLUMNS))
+  assert len(table) == 3 + 1 + len(rows)
+
+
+def test_compare_rejects_a_non_tflite(tiny, tmp_path):
+  junk = tmp_path / "junk.tflite"
+  junk.write_text("not a model")
+  with pytest.raises(UserError, match="no 'TFL3'"):
+    compare.compare_models([("junk", str(junk))], tiny["data_dir"])
+  with pytest.raises(UserError, match="does not exist"):
+    compare.compare_models([("gone", str(tmp_path / "gone.pb"))],
+                           tiny["data_dir"])
