@@ -246,7 +246,6 @@ def download_gtsrb(output_dir, archives=GTSRB_ARCHIVES, local_archives=(),
   if os.path.isdir(target) and os.listdir(target) and not overwrite:
     raise UserError(f"{target} already holds extracted images: pass "
                     "--overwrite to replace it")
-  os.makedirs(output_dir, exist_ok=True)
   if local_checksums and len(local_checksums) != len(local_archives):
     raise UserError(f"{len(local_checksums)} checksums for "
                     f"{len(local_archives)} archives: give one per archive")
@@ -258,6 +257,7 @@ def download_gtsrb(output_dir, archives=GTSRB_ARCHIVES, local_archives=(),
       if local_checksums and local_checksums[i]:
         verify_checksum(zip_path, local_checksums[i])
   else:
+    os.makedirs(output_dir, exist_ok=True)
     zips = [download_file(a.url, os.path.join(output_dir, a.name), a.checksum)
             for a in archives]
   return extract_archives(zips, output_dir, overwrite=overwrite)
