@@ -1,0 +1,106 @@
+"""Evaluation: the tool on TFRecords and on a GTSRB test folder, bad input."""
+
+import json
+import os
+import shutil
+
+import pytest
+import tensorflow as tf
+
+from alexnet import checkpoints, evaluation, training
+from alexnet.datasets import gtsrb_csv
+from alexnet.datasets.convert import TEST_GT_CSV
+from alexnet.errors import UserError
+from alexnet.model_fn import load_model_config
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _read_report(output_dir):
+  with open(os.path.join(output_dir, "report.json")) as f:
+    return json.load(f)
+
+
+def test_evaluate_tool_on_test_split(tool, tiny_model, tiny_gtsrb, tmp_path):
+  out = tmp_path / "eval"
+  proc = tool("evaluate", f"--model_dir={tiny_model}",
+              f"--data_dir={tiny_gtsrb['tfrecords']}", "--split=test",
+              "--checkpoint=latest", f"--output_dir={out}")
+  report = _read_report(out)
+  assert report["count"] == 6
+  assert [c["count"] for c in report["per_class"][:4]] == [2, 2, 2, 0]
+  assert sum(c["correct"] for c in report["per_class"]) == round(
+      report["top1"] * 6)
+  assert report["step"] == 6
+  assert report["top5"] >= report["top1"] > 0
+  for name in ("confusion_matrix.png", "loss_per_batch.png",
+               "loss_per_epoch.png", "accuracy_per_epoch.png"):
+    assert (out / name).read_bytes().startswith(PNG), name
+  assert "top-1 accuracy" in proc.stdout
+  assert "Speed limit (50km/h)" in proc.stdout  # Per-class sign names.
+  assert (out / "report.txt").read_text().strip() in proc.stdout
+
+
+def test_evaluate_tool_on_gtsrb_test_folder(tool, tiny_model, tiny_gtsrb,
+                                            tmp_path):
+  out = tmp_path / "eval"
+  tool("evaluate", f"--model_dir={tiny_model}",
+       f"--test_dir={tiny_gtsrb['test_images']}", f"--output_dir={out}")
+  report = _read_report(out)
+  rows = gtsrb_csv.read_gt_csv(os.path.join(tiny_gtsrb["test_images"],
+                                            TEST_GT_CSV))
+  assert report["count"] == len(rows)
+  for c in report["per_class"]:
+    assert c["count"] == sum(r.class_id == c["id"] for r in rows)
+  # The best checkpoint by default.
+  assert report["checkpoint"] == checkpoints.resolve(tiny_model, "best")
+  assert report["top1"] >= 2 / 3  # Colors the model has learned.
+
+
+def test_streaming_metrics_match_the_report(tiny_model, tiny_gtsrb, tmp_path):
+  config = load_model_config(tiny_model)
+  report = evaluation.evaluate(
+      checkpoints.latest(tiny_model), config,
+      lambda: training.input_fn(tiny_gtsrb["tfrecords"], "validation", config,
+                                batch_size=4),
+      summary_dir=str(tmp_path))
+  values = {}
+  for name in os.listdir(tmp_path):
+    for event in tf.compat.v1.train.summary_iterator(str(tmp_path / name)):
+      values.update({v.tag: v.simple_value for v in event.summary.value})
+  assert report["count"] == 9
+  assert values["validation/accuracy"] == pytest.approx(report["top1"])
+  assert values["validation/top5"] == pytest.approx(report["top5"])
+  assert values["validation/cross_entropy"] == pytest.approx(report["loss"],
+                                                             rel=1e-4)
+
+
+def test_checkpoint_of_another_shape_is_refused(tiny_model, tmp_path):
+  config = {**load_model_config(tiny_model), "image_size": 99}
+  with pytest.raises(UserError, match="holds alexnet/fc6/weights as"):
+    evaluation.evaluate(
+        checkpoints.latest(tiny_model), config,
+        lambda: (tf.zeros([1, 99, 99, 3]), tf.zeros([1], tf.int64)))
+
+
+def test_bad_test_folders(tmp_path, tiny_gtsrb):
+  with pytest.raises(UserError, match="does not exist"):
+    evaluation.read_gtsrb_test(str(tmp_path / "nothing"))
+  with pytest.raises(UserError, match="has no GT-final_test.csv"):
+    evaluation.read_gtsrb_test(str(tmp_path))
+  folder = tmp_path / "unlabeled"
+  shutil.copytree(tiny_gtsrb["test_images"], folder)
+  rows = gtsrb_csv.read_gt_csv(str(folder / TEST_GT_CSV))
+  gtsrb_csv.write_gt_csv(str(folder / TEST_GT_CSV),
+                         [r._replace(class_id=None) for r in rows])
+  with pytest.raises(UserError, match="has no ClassId column"):
+    evaluation.read_gtsrb_test(str(folder))
+
+
+def test_evaluate_tool_bad_model_dir(tool, tiny_gtsrb, tmp_path):
+  proc = tool("evaluate", f"--model_dir={tmp_path}",
+              f"--data_dir={tiny_gtsrb['tfrecords']}", check=False)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f"error: {tmp_path}/model_config.json not found: {tmp_path} is not a "
+      "model directory written by tools/train.py")
