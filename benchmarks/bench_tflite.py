@@ -1,0 +1,108 @@
+"""Converts a frozen AlexNet to every TFLite variant and checks the targets.
+
+  python benchmarks/bench_tflite.py --graph=runs/x/frozen.pb \\
+      --data_dir=data/tfrecords --work_dir=runs/x/bench_tflite
+
+  # Size and latency only, on a random-init 227x227 AlexNet:
+  python benchmarks/bench_tflite.py --random_init --image_size=227 \\
+      --data_dir=data/tfrecords --work_dir=/tmp/bench_tflite
+
+Writes float, dynamic, float16 and int8 (uint8 input) .tflite files and
+comparison.md/.csv in --work_dir, then checks:
+  int8 size <= 26% of float; int8 latency <= 0.6x float at 2 threads
+  (median, batch 1); int8 top-1 within 0.5 points of float (skipped with
+  --random_init, whose accuracy means nothing).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+from absl import app, flags
+
+from alexnet import fileio
+from alexnet import signnames
+from alexnet.errors import UserError, exit_on_user_error
+from alexnet.lite import compare
+from alexnet.lite import convert
+from alexnet.nets import alexnet
+
+flags.DEFINE_string("graph", None, "Frozen AlexNet graph (.pb).")
+flags.DEFINE_boolean("random_init", False, "Benchmark a random-init AlexNet "
+                     "instead of --graph (size and latency only).")
+flags.DEFINE_integer("image_size", 227, "Input size of the --random_init net.")
+flags.DEFINE_string("data_dir", None, "TFRecords for calibration/evaluation.")
+flags.DEFINE_string("split", "validation", "Split to evaluate on.")
+flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
+flags.DEFINE_integer("representative_samples", 100, "int8 calibration images.")
+flags.DEFINE_integer("latency_runs", 50, "Timed runs per thread count.")
+flags.DEFINE_string("work_dir", None, "Directory for models and tables.")
+flags.mark_flags_as_required(["data_dir", "work_dir"])
+FLAGS = flags.FLAGS
+
+VARIANTS = (("float", "none", None), ("dynamic", "dynamic", None),
+            ("float16", "float16", None), ("int8", "int8", "QUANTIZED_UINT8"))
+TARGETS = {"int8_size_ratio": 0.26, "int8_latency_ratio_2t": 0.6,
+           "int8_top1_drop_points": 0.5}
+
+
+def random_init_graph(path, image_size):
+  """Freezes an untrained AlexNet (43 classes) at `image_size` into `path`."""
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(0)
+    logits, _ = alexnet.alexnet(alexnet.input_placeholder(image_size),
+                                signnames.NUM_CLASSES)
+    outputs = alexnet.inference_outputs(logits)
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+          sess, graph.as_graph_def(), [outputs["probabilities"].op.name])
+  fileio.atomic_write(path, frozen.SerializeToString())
+  return path
+
+
+def check_targets(rows, with_accuracy):
+  """{"name": (value, limit, passed)} for the int8 targets."""
+  by_name = {r["name"]: r for r in rows}
+  base, int8 = by_name["float"], by_name["int8"]
+  checks = {
+      "int8_size_ratio": int8["size_mb"] / base["size_mb"],
+      "int8_latency_ratio_2t": int8["median_ms_2t"] / base["median_ms_2t"],
+  }
+  if with_accuracy:
+    checks["int8_top1_drop_points"] = 100 * (base["top1"] - int8["top1"])
+  return {k: (v, TARGETS[k], v <= TARGETS[k]) for k, v in checks.items()}
+
+
+def main(argv):
+  del argv
+  os.makedirs(FLAGS.work_dir, exist_ok=True)
+  if FLAGS.random_init == bool(FLAGS.graph):
+    raise UserError("pass either --graph=FROZEN.pb or --random_init")
+  graph = FLAGS.graph or random_init_graph(
+      os.path.join(FLAGS.work_dir, "random_init.pb"), FLAGS.image_size)
+  models = []
+  for name, quantize, input_type in VARIANTS:
+    path = os.path.join(FLAGS.work_dir, f"{name}.tflite")
+    info = convert.convert_frozen_graph(
+        graph, path, quantize=quantize, inference_input_type=input_type,
+        representative_data=FLAGS.data_dir,
+        representative_samples=FLAGS.representative_samples)
+    print(f"{name}: {info['size_bytes']} bytes; ops {info['ops']}")
+    models.append((name, path))
+  rows = compare.compare_models(models, FLAGS.data_dir, FLAGS.split,
+                                FLAGS.latency_runs, (1, 2), FLAGS.limit)
+  md_path, _ = compare.write_tables(rows, FLAGS.work_dir,
+                                    f"TFLite variants of {graph}")
+  print(open(md_path).read())
+  checks = check_targets(rows, with_accuracy=not FLAGS.random_init)
+  for key, (value, limit, passed) in checks.items():
+    print(f"{'PASS' if passed else 'FAIL'} {key} = {value:.3f} "
+          f"(target <= {limit})")
+  fileio.atomic_write(os.path.join(FLAGS.work_dir, "bench_tflite.json"),
+                      json.dumps({"rows": rows, "checks": checks}, indent=2))
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))
