@@ -100,7 +100,7 @@ def _parse_binary(path):
       except pb_message.DecodeError as e:
         raise UserError(f"{path} is not a valid binary GraphDef ({e}): "
                         "pass a GraphDef .pb file") from None
-      del record, payload
+      record = payload = None  # Free the chunk before reading the next.
   return graph_def
 
 

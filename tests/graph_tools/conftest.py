@@ -34,7 +34,12 @@ def run_graph(graph_def, feeds, fetches):
   graph = tf.Graph()
   with graph.as_default():
     tf.graph_util.import_graph_def(graph_def, name="")
-  with tf.compat.v1.Session(graph=graph) as session:
+  # Grappler would spend seconds rewriting a graph full of large Consts.
+  config = tf.compat.v1.ConfigProto()
+  config.graph_options.rewrite_options.disable_meta_optimizer = True
+  config.graph_options.optimizer_options.opt_level = (
+      tf.compat.v1.OptimizerOptions.L0)
+  with tf.compat.v1.Session(graph=graph, config=config) as session:
     return session.run(fetches, feeds)
 
 
@@ -94,13 +99,19 @@ class GoldenCase:
     return run_graph(graph_def, feeds, [o + ":0" for o in self.outputs])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def golden():
   return GoldenCase
 
 
-@pytest.fixture
+def const_size(node):
+  """Element count of a Const node, decoded (not from its shape)."""
+  return tf.make_ndarray(node.attr["value"].tensor).size
+
+
+@pytest.fixture(scope="session")
 def helpers():
   return types.SimpleNamespace(op_counts=op_counts, run_graph=run_graph,
+                               const_size=const_size,
                                feed_for=feed_for, load_golden=load_golden,
                                golden_dir=GOLDEN_DIR)

@@ -11,14 +11,16 @@ tf.nn.batch_normalization) leaves after fold_constants collapsed the scale
 into one Const. Fused batch norm ops are fold_old_batch_norms' job.
 
 A match is skipped when another node reads the convolution, its weights or
-the scale (folding would change what that node sees).
+the scale (folding would change what that node sees), or when one of them
+is a requested input or output. Where the scale does not have one value
+per output channel the match is skipped too (the C++ tool fails instead).
 """
 
 from alexnet.graph_tools import folding
 from alexnet.graph_tools import graph_utils
 
 
-def _fold_once(graph_def):
+def _fold_once(graph_def, protected):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)
   removed = set()
@@ -33,7 +35,7 @@ def _fold_once(graph_def):
     if match is None or scale_node is None or scale_node.op != "Const":
       continue
     conv, weights = match
-    if {conv.name, weights.name, scale_node.name} & removed:
+    if {conv.name, weights.name, scale_node.name} & (removed | protected):
       continue
     scale = graph_utils.const_value(scale_node)
     channels = folding.output_channels(conv.op, graph_utils.const_value(
@@ -57,7 +59,9 @@ def _fold_once(graph_def):
 
 
 def transform(graph_def, context):
-  del context  # No options.
-  while _fold_once(graph_def):
+  # Requested inputs/outputs must survive under their names.
+  protected = {graph_utils.node_name(n)
+               for n in context.input_names + context.output_names}
+  while _fold_once(graph_def, protected):
     pass
   return graph_def

@@ -126,7 +126,11 @@ def _evaluate(graph_def, foldable, targets, max_bytes):
                                        tensor.dtype.size > max_bytes):
         continue
       fetch.append(name)
-    with tf.compat.v1.Session(graph=graph) as session:
+    # The subgraph is evaluated as it is; Grappler's rewrites would only
+    # cost time.
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    with tf.compat.v1.Session(graph=graph, config=config) as session:
       values = session.run(fetch)
   except (tf.errors.OpError, ValueError, TypeError) as e:
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)

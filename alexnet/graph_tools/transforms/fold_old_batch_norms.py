@@ -15,7 +15,8 @@ Use it on frozen graphs built with tf.nn.fused_batch_norm or
 tf.compat.v1.nn.batch_norm_with_global_normalization; pair it with
 fold_batch_norms for the separate-ops form. A match is skipped when another
 node reads the convolution, its weights, the statistics, or any output of
-the batch norm other than the first.
+the batch norm other than the first, or when a statistic is a requested
+output.
 """
 
 import numpy as np
@@ -58,7 +59,7 @@ def _bias_add(bn, conv, offset_name):
     bn.attr["data_format"].CopyFrom(conv.attr["data_format"])
 
 
-def _fold_once(graph_def):
+def _fold_once(graph_def, protected):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)
   removed = set()
@@ -76,7 +77,8 @@ def _fold_once(graph_def):
     if match is None or any(s is None or s.op != "Const" for s in stats):
       continue
     conv, weights = match
-    if conv.op == "MatMul" or {conv.name, weights.name} & removed:
+    if conv.op == "MatMul" or {conv.name, weights.name} & removed or (
+        {s.name for s in stats} & protected):
       continue
     if any(graph_utils.output_index(i) != 0 and graph_utils.node_name(i) ==
            bn.name for n in graph_def.node for i in n.input):
@@ -105,7 +107,9 @@ def _fold_once(graph_def):
 
 
 def transform(graph_def, context):
-  del context  # No options.
-  while _fold_once(graph_def):
+  # Requested inputs/outputs must survive under their names.
+  protected = {graph_utils.node_name(n)
+               for n in context.input_names + context.output_names}
+  while _fold_once(graph_def, protected):
     pass
   return graph_def

@@ -1,0 +1,127 @@
+"""The original project's transform list on a frozen random-init AlexNet.
+
+Both normalizations at 67x67 (the smallest input AlexNet takes). Op-type
+counts are compared with the C++ tool's results recorded in
+golden/reference.json by make_golden.py on the same network.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet.graph_tools import freeze
+from alexnet.graph_tools import registry
+from alexnet.nets import alexnet
+
+SIZE = 67
+ORIGINAL_LIST = (
+    'strip_unused_nodes(type=float, shape="1,227,227,3") '
+    "remove_nodes(op=Identity, op=CheckNumerics) "
+    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
+    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
+    "fold_batch_norms")
+
+
+@pytest.fixture(scope="module")
+def frozen(tmp_path_factory, helpers):
+  """normalization -> serialized frozen GraphDef (parsed fresh per use), and
+  (normalization, "want") -> its probabilities on the test images."""
+  result = {}
+  for normalization in ("lrn", "batch_norm"):
+    path = tmp_path_factory.mktemp(normalization) / "model.ckpt"
+    graph = tf.Graph()
+    with graph.as_default():
+      tf.compat.v1.set_random_seed(1)
+      logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
+                                  normalization=normalization)
+      alexnet.inference_outputs(logits)
+      if normalization == "batch_norm":
+        # Non-trivial moving statistics so that folding them shows.
+        rng = np.random.RandomState(0)
+        assigns = [v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
+                   for v in tf.compat.v1.global_variables()
+                   if "moving" in v.name]
+      saver = tf.compat.v1.train.Saver()
+      with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        if normalization == "batch_norm":
+          session.run(assigns)
+        checkpoint = saver.save(session, str(path))
+    frozen_graph = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
+                                           ["probabilities", "classes"])
+    result[normalization] = frozen_graph.SerializeToString()
+    result[normalization, "want"] = _predict(helpers, frozen_graph)
+  return result
+
+
+def _graph(frozen, normalization):
+  return tf.compat.v1.GraphDef.FromString(frozen[normalization])
+
+
+def _predict(helpers, graph_def):
+  images = np.random.RandomState(3).uniform(0, 255, (4, SIZE, SIZE, 3))
+  return helpers.run_graph(graph_def, {"input:0": images.astype(np.float32)},
+                   "probabilities:0")
+
+
+def _reference(helpers, key):
+  return helpers.load_golden()["alexnet"][key]
+
+
+def _v3_folded(ops):
+  """Reference counts with the FusedBatchNormV3s (which the 2.12 tool does
+  not fold) folded: each becomes a BiasAdd, its 4 stat Consts one offset."""
+  ops = dict(ops)
+  v3 = ops.pop("FusedBatchNormV3", 0)
+  ops["BiasAdd"] = ops.get("BiasAdd", 0) + v3
+  ops["Const"] -= 3 * v3
+  return ops
+
+
+@pytest.mark.parametrize("normalization", ["lrn", "batch_norm"])
+def test_original_list_keeps_predictions(frozen, helpers, normalization):
+  graph = _graph(frozen, normalization)
+  want = frozen[normalization, "want"]
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 ORIGINAL_LIST)
+  reference = _reference(helpers, f"{normalization}/original_list")
+  assert helpers.op_counts(out) == _v3_folded(reference["ops"])
+  got = _predict(helpers, out)
+  # round_weights moves every weight by up to half of 1/256 of its range.
+  np.testing.assert_allclose(got, want, atol=0.02)
+  assert (got.argmax(1) == want.argmax(1)).mean() >= 0.75
+
+
+def test_fold_old_batch_norms_removes_batch_norm(frozen, helpers):
+  graph = _graph(frozen, "batch_norm")
+  want = frozen["batch_norm", "want"]
+  transforms = _reference(helpers, "batch_norm/fold_old_batch_norms")
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 transforms["transforms"])
+  ops = helpers.op_counts(out)
+  assert ops == _v3_folded(transforms["ops"])
+  assert "FusedBatchNormV3" not in ops
+  np.testing.assert_allclose(_predict(helpers, out), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("normalization", ["lrn", "batch_norm"])
+def test_fold_constants_matches_reference(frozen, helpers, normalization):
+  graph = _graph(frozen, normalization)
+  want = frozen[normalization, "want"]
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 "fold_constants(ignore_errors=true)")
+  assert helpers.op_counts(out) == _reference(
+      helpers, f"{normalization}/fold_constants")["ops"]
+  np.testing.assert_allclose(_predict(helpers, out), want, atol=1e-6)
+
+
+def test_quantize_weights_runs_in_tf(frozen, helpers):
+  graph = _graph(frozen, "lrn")
+  want = frozen["lrn", "want"]
+  size = graph.ByteSize()
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 "quantize_weights")
+  assert helpers.op_counts(out) == _reference(
+      helpers, "lrn/quantize_weights")["ops"]
+  assert out.ByteSize() < size / 3.5
+  np.testing.assert_allclose(_predict(helpers, out), want, atol=0.05)

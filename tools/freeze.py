@@ -1,0 +1,78 @@
+"""Freezes a graph: checkpoint values become Consts, like TF's freeze_graph.
+
+  python tools/freeze.py --input_graph=export/graph.pb \
+    --input_checkpoint=export/model.ckpt --input_binary=true \
+    --output_graph=frozen.pb --output_node_names=probabilities,classes
+
+  python tools/freeze.py --input_saved_model_dir=export/saved_model \
+    --saved_model_tags=serve --output_graph=frozen.pb \
+    --output_node_names=probabilities
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from alexnet.errors import UserError
+from alexnet.errors import exit_on_user_error
+from alexnet.graph_tools import freeze
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input_graph", "", "GraphDef file to freeze.")
+flags.DEFINE_string("input_checkpoint", "", "Checkpoint prefix.")
+flags.DEFINE_boolean("input_binary", False,
+                     "Whether --input_graph is binary (else text).")
+flags.DEFINE_string("output_graph", None, "Frozen GraphDef to write.")
+flags.DEFINE_string("output_node_names", "",
+                    "Comma-separated output node names.")
+flags.DEFINE_boolean("clear_devices", True, "Drop device placements.")
+flags.DEFINE_string("variable_names_whitelist", "",
+                    "Comma-separated variables to freeze (default all).")
+flags.DEFINE_string("variable_names_blacklist", "",
+                    "Comma-separated variables not to freeze.")
+flags.DEFINE_string("initializer_nodes", "",
+                    "Comma-separated nodes freeze_graph.py would run first; "
+                    "checked to exist (see docs/graph_transforms.md).")
+flags.DEFINE_string("input_saved_model_dir", "",
+                    "Freeze this SavedModel instead of --input_graph.")
+flags.DEFINE_string("saved_model_tags", "serve",
+                    "Comma-separated tags of the SavedModel MetaGraph.")
+flags.DEFINE_string("restore_op_name", "save/restore_all",
+                    "Deprecated and ignored, as in freeze_graph.py.")
+flags.DEFINE_string("filename_tensor_name", "save/Const:0",
+                    "Deprecated and ignored, as in freeze_graph.py.")
+flags.DEFINE_string("input_saver", "", "Accepted and ignored.")
+flags.DEFINE_string("input_meta_graph", "", "Accepted and ignored.")
+
+
+def _names(text):
+  return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UserError(f"unexpected argument {argv[1]}: use --flag=value")
+  if not FLAGS.output_graph:
+    raise UserError("--output_graph is required")
+  for flag in ("restore_op_name", "filename_tensor_name"):
+    if FLAGS[flag].present:
+      logging.warning("--%s is deprecated and ignored", flag)
+  frozen = freeze.freeze_graph(
+      input_graph=FLAGS.input_graph,
+      input_checkpoint=FLAGS.input_checkpoint,
+      output_graph=FLAGS.output_graph,
+      output_node_names=_names(FLAGS.output_node_names),
+      input_binary=FLAGS.input_binary,
+      clear_devices=FLAGS.clear_devices,
+      variable_names_whitelist=_names(FLAGS.variable_names_whitelist) or None,
+      variable_names_blacklist=_names(FLAGS.variable_names_blacklist) or None,
+      input_saved_model_dir=FLAGS.input_saved_model_dir or None,
+      saved_model_tags=_names(FLAGS.saved_model_tags),
+      initializer_nodes=_names(FLAGS.initializer_nodes))
+  consts = sum(1 for n in frozen.node if n.op == "Const")
+  print(f"wrote {FLAGS.output_graph}: {len(frozen.node)} nodes, "
+        f"{consts} Consts")
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))
