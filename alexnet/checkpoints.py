@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from alexnet.errors import UserError
 
+PREFIX = "model.ckpt"  # Checkpoints are PREFIX-STEP.* (export/: PREFIX.*).
 BEST_DIR = "best"
 BEST_JSON = "best.json"
 CHOICES = ("best", "latest")
@@ -94,5 +95,5 @@ def save(session, save_dir, step=None, variables=None):
   renamed or copied elsewhere.
   """
   saver = tf.compat.v1.train.Saver(variables, save_relative_paths=True)
-  return saver.save(session, os.path.join(save_dir, "model.ckpt"),
+  return saver.save(session, os.path.join(save_dir, PREFIX),
                     global_step=step)

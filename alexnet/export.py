@@ -29,7 +29,8 @@ from alexnet.nets import alexnet as alexnet_lib
 
 EXPORT_DIR = "export"
 GRAPH_NAME = "inference_graph"
-CHECKPOINT_NAME = "model.ckpt"
+INFERENCE_GRAPH = GRAPH_NAME + ".pb"  # In the export directory.
+CHECKPOINT = checkpoints.PREFIX  # Its checkpoint prefix there.
 SAVED_MODEL_DIR = "saved_model"
 SERVING_KEY = "serving_default"
 TAGS = (tf.saved_model.SERVING,)
@@ -61,7 +62,7 @@ def export(model_dir, checkpoint="best"):
   # Written before any Saver exists, so it holds no save/restore ops either.
   graph_def = graph.as_graph_def()
   with atomic_dir(export_dir, overwrite=True) as tmp:
-    tf.io.write_graph(graph_def, tmp, GRAPH_NAME + ".pb", as_text=False)
+    tf.io.write_graph(graph_def, tmp, INFERENCE_GRAPH, as_text=False)
     tf.io.write_graph(graph_def, tmp, GRAPH_NAME + ".pbtxt", as_text=True)
     with graph.as_default(), tf.compat.v1.Session() as sess:
       checkpoints.restore(sess, checkpoint_path)

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+from matplotlib import ticker  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
 from alexnet import train_log  # pylint: disable=wrong-import-position
@@ -35,6 +36,23 @@ def _plot_smoothed(ax, steps, values, color, label):
   ax.plot(steps, values, color=color, label=label)
 
 
+def _plot_epochs(epochs, train_key, train_label, val_key, val_label, scale,
+                 ylabel, title, path):
+  """One value per epoch for training and (where run) validation."""
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  ax.plot([r["epoch"] for r in epochs],
+          [scale * r[train_key] for r in epochs], "o-", label=train_label)
+  val = [(r["epoch"], scale * r[val_key]) for r in epochs
+         if r.get(val_key) is not None]
+  if val:
+    ax.plot(*zip(*val), "o-", label=val_label)
+  ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+  ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+  ax.legend()
+  ax.grid(alpha=0.3)
+  save_figure(fig, path)
+
+
 def plot_training(model_dir, output_dir):
   """Writes the loss and accuracy curves of a training run into output_dir.
 
@@ -59,30 +77,12 @@ def plot_training(model_dir, output_dir):
   save_figure(fig, written[-1])
 
   if epochs:
-    numbers = [r["epoch"] for r in epochs]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(numbers, [r["train_cross_entropy"] for r in epochs], "o-",
-            label="training")
-    val = [(r["epoch"], r["val_loss"]) for r in epochs
-           if r.get("val_loss") is not None]
-    if val:
-      ax.plot(*zip(*val), "o-", label="validation")
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title="Loss per epoch")
-    ax.legend()
-    ax.grid(alpha=0.3)
     written.append(os.path.join(output_dir, LOSS_PER_EPOCH))
-    save_figure(fig, written[-1])
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(numbers, [100 * r["train_accuracy"] for r in epochs], "o-",
-            label="training (batches, dropout on)")
-    val = [(r["epoch"], 100 * r["val_top1"]) for r in epochs
-           if r.get("val_top1") is not None]
-    if val:
-      ax.plot(*zip(*val), "o-", label="validation top-1")
-    ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy per epoch")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    _plot_epochs(epochs, "train_cross_entropy", "training", "val_loss",
+                 "validation", 1.0, "cross-entropy", "Loss per epoch",
+                 written[-1])
     written.append(os.path.join(output_dir, ACCURACY_PER_EPOCH))
-    save_figure(fig, written[-1])
+    _plot_epochs(epochs, "train_accuracy", "training (batches, dropout on)",
+                 "val_top1", "validation top-1", 100.0, "accuracy (%)",
+                 "Accuracy per epoch", written[-1])
   return written

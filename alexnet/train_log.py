@@ -58,7 +58,14 @@ class Writer:
   """Appends rows to the log, flushing each so a kill loses none."""
 
   def __init__(self, path):
+    self.path = path
     self._file = open(path, "a")
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
 
   def write(self, row_type, **fields):
     self._file.write(json.dumps({"type": row_type, **fields}) + "\n")

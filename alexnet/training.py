@@ -20,6 +20,7 @@ Training resumes from the newest checkpoint in model_dir: an interrupted run
 different network settings or another dataset's class count is refused.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -145,29 +146,98 @@ class _ProgressHook(tf.compat.v1.train.SessionRunHook):
       self._bar.close()
 
 
-class _EpochEnd:
-  """Saves a checkpoint, validates it, keeps the best, logs the epoch."""
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """How to train (not what): see `train`'s arguments."""
+  batch_size: int = 64
+  epochs: int = 20
+  max_steps: int = None
+  augment: bool = False
+  seed: int = None
+  warmup_epochs: float = 0.0
+  decay_epochs: float = 10.0
+  save_checkpoints_secs: int = 600
+  save_checkpoints_steps: int = None
+  save_summary_steps: int = 100
+  log_every_n_steps: int = 100
+  keep_checkpoints: int = 3
+  num_threads: int = 0
 
-  def __init__(self, model_dir, data_dir, params, saver, log,
-               steps_per_epoch, validation_count, batch_size, threads):
-    self.model_dir = model_dir
+
+class _Trainer:
+  """One training run: the TRAIN session and the end-of-epoch work."""
+
+  def __init__(self, data_dir, model_dir, params, run, steps_per_epoch,
+               max_steps, validation_count, log):
     self.data_dir = data_dir
+    self.model_dir = model_dir
     self.params = params
-    self.saver = saver
-    self.log = log
+    self.run = run
     self.steps_per_epoch = steps_per_epoch
+    self.max_steps = max_steps
     self.validation_count = validation_count
-    self.batch_size = batch_size
-    self.threads = threads
+    self.log = log
+    self.saver = None  # The TRAIN graph's, once built.
 
-  def __call__(self, session, step, images_per_sec=None):
-    """With a session: saves first. Without: validates the saved checkpoint."""
+  def session_config(self):
+    return session_config(self.run.num_threads)
+
+  def train(self, start_step):
+    """Builds the TRAIN graph and runs the monitored session to max_steps."""
+    run = self.run
+    with tf.Graph().as_default():
+      if run.seed is not None:
+        tf.compat.v1.set_random_seed(run.seed)
+      # A resumed run reshuffles from a new, still repeatable, seed.
+      images, labels = input_fn(
+          self.data_dir, "train", self.params, run.batch_size,
+          is_training=True, augment=run.augment,
+          num_epochs=math.ceil(
+              (self.max_steps - start_step) / self.steps_per_epoch),
+          seed=None if run.seed is None else run.seed + start_step)
+      spec = model_fn(images, labels, ModeKeys.TRAIN, self.params)
+      self.saver = tf.compat.v1.train.Saver(max_to_keep=run.keep_checkpoints,
+                                            save_relative_paths=True)
+      scaffold = tf.compat.v1.train.Scaffold(saver=self.saver)
+      global_step = tf.compat.v1.train.get_global_step()
+      hooks = [
+          tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
+          tf.compat.v1.train.CheckpointSaverHook(
+              self.model_dir, scaffold=scaffold,
+              save_secs=(None if run.save_checkpoints_steps
+                         else run.save_checkpoints_secs),
+              save_steps=run.save_checkpoints_steps),
+          tf.compat.v1.train.SummarySaverHook(
+              save_steps=run.save_summary_steps, output_dir=self.model_dir,
+              scaffold=scaffold),
+          tf.compat.v1.train.StepCounterHook(
+              every_n_steps=run.log_every_n_steps, output_dir=self.model_dir),
+          tf.compat.v1.train.LoggingTensorHook(
+              {"step": global_step, **spec.scalars},
+              every_n_iter=run.log_every_n_steps),
+          _ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
+                        run.batch_size, self.log, self.end_epoch),
+      ]
+      with tf.compat.v1.train.MonitoredTrainingSession(
+          checkpoint_dir=self.model_dir, scaffold=scaffold, hooks=hooks,
+          save_checkpoint_secs=None, save_checkpoint_steps=None,
+          save_summaries_steps=None, save_summaries_secs=None,
+          log_step_count_steps=None,
+          config=self.session_config()) as sess:
+        while not sess.should_stop():
+          sess.run(spec.train_op)
+
+  def end_epoch(self, session, step, images_per_sec=None):
+    """Saves (given the session), validates, keeps the best, logs the epoch.
+
+    Without a session it validates the checkpoint already saved at `step`.
+    """
     if session is not None:
-      self.saver.save(session, os.path.join(self.model_dir, "model.ckpt"),
+      self.saver.save(session, os.path.join(self.model_dir, checkpoints.PREFIX),
                       global_step=step)
     checkpoint_path = checkpoints.latest(self.model_dir)
     epoch = math.ceil(step / self.steps_per_epoch)
-    batches, _ = train_log.read(train_log.log_path(self.model_dir))
+    batches, _ = train_log.read(self.log.path)
     rows = [r for r in batches if r["epoch"] == epoch]
     row = {
         "step": step, "epoch": epoch,
@@ -181,10 +251,10 @@ class _EpochEnd:
       report = evaluation.evaluate(
           checkpoint_path, self.params,
           lambda: input_fn(self.data_dir, "validation", self.params,
-                           self.batch_size),
+                           self.run.batch_size),
           num_examples=self.validation_count, desc=f"validate {epoch}",
           summary_dir=os.path.join(self.model_dir, "eval"),
-          session_config=session_config(self.threads))
+          session_config=self.session_config())
       row.update(val_loss=report["loss"], val_top1=report["top1"],
                  val_top5=report["top5"])
       best = checkpoints.read_best(self.model_dir)
@@ -201,13 +271,11 @@ class _EpochEnd:
 
   def _keep_best(self, checkpoint_path, row):
     """Copies the checkpoint's model variables (no optimizer state) to best/."""
-    graph = tf.Graph()
-    with graph.as_default():
-      images = tf.compat.v1.placeholder(
-          tf.float32, [None, self.params["image_size"],
-                       self.params["image_size"], 3])
+    size = self.params["image_size"]
+    with tf.Graph().as_default():
+      images = tf.compat.v1.placeholder(tf.float32, [None, size, size, 3])
       model_fn(images, None, ModeKeys.PREDICT, self.params)
-      with tf.compat.v1.Session(config=session_config(self.threads)) as sess:
+      with tf.compat.v1.Session(config=self.session_config()) as sess:
         checkpoints.restore(sess, checkpoint_path)
         best_dir = os.path.join(self.model_dir, checkpoints.BEST_DIR)
         with atomic_dir(best_dir, overwrite=True) as tmp:
@@ -221,11 +289,7 @@ def _mean(values):
   return sum(values) / len(values) if values else None
 
 
-def train(data_dir, model_dir, params, batch_size=64, epochs=20,
-          max_steps=None, augment=False, seed=None, warmup_epochs=0.0,
-          decay_epochs=10.0, save_checkpoints_secs=600,
-          save_checkpoints_steps=None, save_summary_steps=100,
-          log_every_n_steps=100, keep_checkpoints=3, num_threads=0):
+def train(data_dir, model_dir, params, **options):
   """Trains (or resumes training) a model in model_dir; see module docstring.
 
   Args:
@@ -233,23 +297,25 @@ def train(data_dir, model_dir, params, batch_size=64, epochs=20,
     model_dir: checkpoints, logs and model_config.json; created if needed.
     params: model_fn params (model_fn.DEFAULT_PARAMS keys); num_classes is
       taken from the dataset. Schedule step counts are derived here.
-    batch_size: images per step.
-    epochs: passes over the training split (ignored when max_steps is set).
-    max_steps: total global steps to reach, if given.
-    augment: random geometric and photometric augmentation.
-    seed: makes shuffling, augmentation and initialization repeatable.
-    warmup_epochs: linear learning-rate warm-up length.
-    decay_epochs: step schedule: epochs between decays.
-    save_checkpoints_secs / save_checkpoints_steps: checkpoint interval (the
-      steps one wins when given).
-    save_summary_steps: TensorBoard summary interval.
-    log_every_n_steps: interval of the logged loss line and steps/s.
-    keep_checkpoints: how many recent training checkpoints to keep.
-    num_threads: op threads; 0 uses all cores.
+    **options: RunConfig fields:
+      batch_size: images per step.
+      epochs: passes over the training split (unless max_steps is set).
+      max_steps: total global steps to reach, if given.
+      augment: random geometric and photometric augmentation.
+      seed: makes shuffling, augmentation and initialization repeatable.
+      warmup_epochs: linear learning-rate warm-up length.
+      decay_epochs: step schedule: epochs between decays.
+      save_checkpoints_secs / save_checkpoints_steps: checkpoint interval
+        (steps win when given).
+      save_summary_steps: TensorBoard summary interval.
+      log_every_n_steps: interval of the logged loss line and steps/s.
+      keep_checkpoints: how many recent training checkpoints to keep.
+      num_threads: op threads; 0 uses all cores.
 
   Returns:
     The global step reached.
   """
+  run = RunConfig(**options)
   if params["image_size"] < alexnet_lib.MIN_IMAGE_SIZE:
     raise UserError(f"--image_size={params['image_size']} is below AlexNet's "
                     f"minimum of {alexnet_lib.MIN_IMAGE_SIZE}")
@@ -258,16 +324,16 @@ def train(data_dir, model_dir, params, batch_size=64, epochs=20,
   if train_count == 0:
     raise UserError(f"{data_dir} has no training images: build it from the "
                     "GTSRB training set with tools/build_tfrecord.py")
-  steps_per_epoch = train_count // batch_size
-  if steps_per_epoch == 0:
-    raise UserError(f"--batch_size={batch_size} is larger than the "
+  if train_count < run.batch_size:
+    raise UserError(f"--batch_size={run.batch_size} is larger than the "
                     f"{train_count} training images in {data_dir}: lower it")
-  if max_steps is None:
-    max_steps = epochs * steps_per_epoch
+  steps_per_epoch = train_count // run.batch_size
+  max_steps = (run.epochs * steps_per_epoch if run.max_steps is None
+               else run.max_steps)
   params = {**params, "num_classes": manifest["num_classes"],
             "total_steps": max_steps,
-            "warmup_steps": round(warmup_epochs * steps_per_epoch),
-            "decay_steps": max(1, round(decay_epochs * steps_per_epoch))}
+            "warmup_steps": round(run.warmup_epochs * steps_per_epoch),
+            "decay_steps": max(1, round(run.decay_epochs * steps_per_epoch))}
   class_names = manifest.get("class_names") or [
       str(i) for i in range(manifest["num_classes"])]
   os.makedirs(model_dir, exist_ok=True)
@@ -275,74 +341,19 @@ def train(data_dir, model_dir, params, batch_size=64, epochs=20,
   save_model_config(model_dir, model_config(params, class_names))
   params = {**params, "class_names": class_names}
 
-  log_path = train_log.log_path(model_dir)
   start = checkpoints.latest(model_dir)
   start_step = checkpoints.global_step(start) if start else 0
+  log_path = train_log.log_path(model_dir)
   train_log.truncate(log_path, start_step)
-  log = train_log.Writer(log_path)
-  try:
-    epoch_end = _EpochEnd(model_dir, data_dir, params, None, log,
-                          steps_per_epoch, split_count(manifest, "validation"),
-                          batch_size, num_threads)
+  with train_log.Writer(log_path) as log:
+    trainer = _Trainer(data_dir, model_dir, params, run, steps_per_epoch,
+                       max_steps, split_count(manifest, "validation"), log)
     # Killed between an epoch's last checkpoint and its log line: finish it.
     _, epochs_logged = train_log.read(log_path)
     if start_step and (start_step % steps_per_epoch == 0 or
                        start_step >= max_steps) and not any(
                            r["step"] == start_step for r in epochs_logged):
-      epoch_end(None, start_step)
+      trainer.end_epoch(None, start_step)
     if start_step < max_steps:
-      _run(data_dir, model_dir, params, batch_size, max_steps, start_step,
-           steps_per_epoch, augment, seed, save_checkpoints_secs,
-           save_checkpoints_steps, save_summary_steps, log_every_n_steps,
-           keep_checkpoints, num_threads, log, epoch_end)
-  finally:
-    log.close()
+      trainer.train(start_step)
   return max(start_step, max_steps)
-
-
-def _run(data_dir, model_dir, params, batch_size, max_steps, start_step,
-         steps_per_epoch, augment, seed, save_checkpoints_secs,
-         save_checkpoints_steps, save_summary_steps, log_every_n_steps,
-         keep_checkpoints, num_threads, log, epoch_end):
-  """Builds the TRAIN graph and runs the monitored session to max_steps."""
-  with tf.Graph().as_default():
-    if seed is not None:
-      tf.compat.v1.set_random_seed(seed)
-    # A resumed run reshuffles from a new, still repeatable, seed.
-    data_seed = None if seed is None else seed + start_step
-    images, labels = input_fn(
-        data_dir, "train", params, batch_size, is_training=True,
-        augment=augment,
-        num_epochs=math.ceil((max_steps - start_step) / steps_per_epoch),
-        seed=data_seed)
-    spec = model_fn(images, labels, ModeKeys.TRAIN, params)
-    saver = tf.compat.v1.train.Saver(max_to_keep=keep_checkpoints,
-                                     save_relative_paths=True)
-    scaffold = tf.compat.v1.train.Scaffold(saver=saver)
-    epoch_end.saver = saver
-    global_step = tf.compat.v1.train.get_global_step()
-    hooks = [
-        tf.compat.v1.train.StopAtStepHook(last_step=max_steps),
-        tf.compat.v1.train.CheckpointSaverHook(
-            model_dir, scaffold=scaffold,
-            save_secs=None if save_checkpoints_steps else save_checkpoints_secs,
-            save_steps=save_checkpoints_steps),
-        tf.compat.v1.train.SummarySaverHook(
-            save_steps=save_summary_steps, output_dir=model_dir,
-            scaffold=scaffold),
-        tf.compat.v1.train.StepCounterHook(every_n_steps=log_every_n_steps,
-                                           output_dir=model_dir),
-        tf.compat.v1.train.LoggingTensorHook(
-            {"step": global_step, **spec.scalars},
-            every_n_iter=log_every_n_steps),
-        _ProgressHook(spec.scalars, steps_per_epoch, max_steps, batch_size,
-                      log, epoch_end),
-    ]
-    with tf.compat.v1.train.MonitoredTrainingSession(
-        checkpoint_dir=model_dir, scaffold=scaffold, hooks=hooks,
-        save_checkpoint_secs=None, save_checkpoint_steps=None,
-        save_summaries_steps=None, save_summaries_secs=None,
-        log_step_count_steps=None,
-        config=session_config(num_threads)) as sess:
-      while not sess.should_stop():
-        sess.run(spec.train_op)

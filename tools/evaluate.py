@@ -12,15 +12,10 @@ confusion_matrix.png and the training curves (loss per batch and epoch,
 validation accuracy per epoch) from the model's train_log.jsonl.
 """
 
-import json
-import os
-
 from absl import app, flags
 
-from alexnet import checkpoints, evaluation, metrics, plots, train_log, training
-from alexnet.datasets import tfrecord_reader
-from alexnet.errors import UserError, exit_on_user_error
-from alexnet.fileio import atomic_write
+from alexnet import metrics, model_evaluation
+from alexnet.errors import exit_on_user_error
 from alexnet.model_fn import load_model_config
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
@@ -38,57 +33,20 @@ flags.mark_flag_as_required("model_dir")
 FLAGS = flags.FLAGS
 
 
-def _tensorflow_report(config, set_name):
-  """The checkpoint's report on --test_dir or --data_dir/--split."""
-  checkpoint_path = checkpoints.resolve(FLAGS.model_dir, FLAGS.checkpoint)
-  if FLAGS.test_dir:
-    rows = evaluation.read_gtsrb_test(FLAGS.test_dir)
-    input_fn = evaluation.gtsrb_test_input_fn(FLAGS.test_dir, rows, config,
-                                              FLAGS.batch_size)
-    count = len(rows)
-  else:
-    manifest = tfrecord_reader.read_manifest(FLAGS.data_dir)
-    training.check_dataset(manifest, FLAGS.data_dir, config["num_classes"],
-                           FLAGS.model_dir)
-    tfrecord_reader.shard_paths(FLAGS.data_dir, FLAGS.split, manifest)
-    count = training.split_count(manifest, FLAGS.split)
-    input_fn = lambda: training.input_fn(FLAGS.data_dir, FLAGS.split, config,
-                                         FLAGS.batch_size)
-  return evaluation.evaluate(
-      checkpoint_path, config, input_fn, num_examples=count,
-      desc=f"evaluate {set_name}",
-      session_config=training.session_config(FLAGS.num_threads))
-
-
-def _write_outputs(report, class_names, output_dir):
-  os.makedirs(output_dir, exist_ok=True)
-  text = metrics.format_report(report)
-  atomic_write(os.path.join(output_dir, "report.json"),
-               json.dumps(report, indent=2) + "\n")
-  atomic_write(os.path.join(output_dir, "report.txt"), text + "\n")
-  metrics.plot_confusion_matrix(report["confusion"], class_names,
-                                os.path.join(output_dir, "confusion_matrix.png"))
-  written = ["report.json", "report.txt", "confusion_matrix.png"]
-  if os.path.exists(train_log.log_path(FLAGS.model_dir)):
-    written += [os.path.basename(p)
-                for p in plots.plot_training(FLAGS.model_dir, output_dir)]
-  print(text)
-  print(f"wrote {', '.join(written)} to {output_dir}")
-
-
 def main(argv):
   del argv
-  if not FLAGS.test_dir and not FLAGS.data_dir:
-    raise UserError("pass --data_dir=TFRECORDS (with --split) or "
-                    "--test_dir=.../Final_Test/Images")
-  config = load_model_config(FLAGS.model_dir)
-  set_name = "test_dir" if FLAGS.test_dir else FLAGS.split
   # A --model=FILE.tflite branch belongs here: any function returning a
-  # metrics.classification_report for the same set.
-  report = _tensorflow_report(config, set_name)
-  output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir,
-                                                f"evaluation_{set_name}")
-  _write_outputs(report, config["class_names"], output_dir)
+  # metrics.classification_report for the same set can replace this call.
+  report = model_evaluation.checkpoint_report(
+      FLAGS.model_dir, FLAGS.data_dir, FLAGS.split, FLAGS.test_dir,
+      FLAGS.checkpoint, FLAGS.batch_size, FLAGS.num_threads)
+  output_dir = FLAGS.output_dir or model_evaluation.default_output_dir(
+      FLAGS.model_dir, FLAGS.split, FLAGS.test_dir)
+  written = model_evaluation.write_report(
+      report, load_model_config(FLAGS.model_dir)["class_names"], output_dir,
+      FLAGS.model_dir)
+  print(metrics.format_report(report))
+  print(f"wrote {', '.join(written)} to {output_dir}")
 
 
 if __name__ == "__main__":

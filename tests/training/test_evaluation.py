@@ -7,7 +7,7 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from alexnet import checkpoints, evaluation, training
+from alexnet import checkpoints, evaluation, model_evaluation, training
 from alexnet.datasets import gtsrb_csv
 from alexnet.datasets.convert import TEST_GT_CSV
 from alexnet.errors import UserError
@@ -104,3 +104,11 @@ def test_evaluate_tool_bad_model_dir(tool, tiny_gtsrb, tmp_path):
   assert proc.stderr.strip().splitlines()[-1] == (
       f"error: {tmp_path}/model_config.json not found: {tmp_path} is not a "
       "model directory written by tools/train.py")
+
+
+def test_evaluate_model_dir_writes_the_report(tiny_model, tiny_gtsrb, tmp_path):
+  report = model_evaluation.evaluate_model_dir(
+      tiny_model, tiny_gtsrb["tfrecords"], "validation", str(tmp_path))
+  assert report["count"] == 9
+  assert sorted(report["written"]) == sorted(os.listdir(tmp_path))
+  assert _read_report(tmp_path)["top1"] == report["top1"]

@@ -1,0 +1,94 @@
+"""Evaluates a model directory and writes the report files: what tools/evaluate.py runs.
+
+  output_dir/report.json        metrics.classification_report + checkpoint, step
+  output_dir/report.txt         metrics.format_report
+  output_dir/confusion_matrix.png
+  output_dir/loss_per_batch.png, loss_per_epoch.png, accuracy_per_epoch.png
+                                from the model's train_log.jsonl, if any
+"""
+
+import json
+import os
+
+from alexnet import checkpoints, evaluation, metrics, plots, train_log, training
+from alexnet.datasets import tfrecord_reader
+from alexnet.errors import UserError
+from alexnet.fileio import atomic_write
+from alexnet.model_fn import load_model_config
+
+REPORT_JSON = "report.json"
+REPORT_TXT = "report.txt"
+CONFUSION_PNG = "confusion_matrix.png"
+
+
+def default_output_dir(model_dir, split="validation", test_dir=None):
+  return os.path.join(model_dir,
+                      f"evaluation_{'test_dir' if test_dir else split}")
+
+
+def checkpoint_report(model_dir, data_dir=None, split="validation",
+                      test_dir=None, checkpoint="best", batch_size=64,
+                      num_threads=0):
+  """The report of model_dir's checkpoint on a TFRecord split or a test folder.
+
+  Args:
+    model_dir: written by training (model_config.json + checkpoints).
+    data_dir, split: a TFRecord dataset and its split, or
+    test_dir: a GTSRB Final_Test/Images folder with GT-final_test.csv.
+    checkpoint: "best", "latest" or a checkpoint path prefix.
+    batch_size: images per evaluation batch.
+    num_threads: op threads (0: all cores).
+  """
+  if not test_dir and not data_dir:
+    raise UserError("pass --data_dir=TFRECORDS (with --split) or "
+                    "--test_dir=.../Final_Test/Images")
+  config = load_model_config(model_dir)
+  checkpoint_path = checkpoints.resolve(model_dir, checkpoint)
+  if test_dir:
+    rows = evaluation.read_gtsrb_test(test_dir)
+    input_fn = evaluation.gtsrb_test_input_fn(test_dir, rows, config,
+                                              batch_size)
+    count, name = len(rows), "test_dir"
+  else:
+    manifest = tfrecord_reader.read_manifest(data_dir)
+    training.check_dataset(manifest, data_dir, config["num_classes"],
+                           model_dir)
+    tfrecord_reader.shard_paths(data_dir, split, manifest)
+    input_fn = lambda: training.input_fn(data_dir, split, config, batch_size)
+    count, name = training.split_count(manifest, split), split
+  return evaluation.evaluate(
+      checkpoint_path, config, input_fn, num_examples=count,
+      desc=f"evaluate {name}",
+      session_config=training.session_config(num_threads))
+
+
+def write_report(report, class_names, output_dir, model_dir=None):
+  """Writes the report files (and model_dir's training curves); their names."""
+  os.makedirs(output_dir, exist_ok=True)
+  atomic_write(os.path.join(output_dir, REPORT_JSON),
+               json.dumps(report, indent=2) + "\n")
+  atomic_write(os.path.join(output_dir, REPORT_TXT),
+               metrics.format_report(report) + "\n")
+  metrics.plot_confusion_matrix(report["confusion"], class_names,
+                                os.path.join(output_dir, CONFUSION_PNG))
+  written = [REPORT_JSON, REPORT_TXT, CONFUSION_PNG]
+  if model_dir and os.path.exists(train_log.log_path(model_dir)):
+    written += [os.path.basename(p)
+                for p in plots.plot_training(model_dir, output_dir)]
+  return written
+
+
+def evaluate_model_dir(model_dir, data_dir=None, split="validation",
+                       output_dir=None, test_dir=None, checkpoint="best",
+                       batch_size=64, num_threads=0):
+  """checkpoint_report + write_report; returns the report.
+
+  output_dir defaults to MODEL_DIR/evaluation_SPLIT (or evaluation_test_dir).
+  """
+  report = checkpoint_report(model_dir, data_dir, split, test_dir, checkpoint,
+                             batch_size, num_threads)
+  output_dir = output_dir or default_output_dir(model_dir, split, test_dir)
+  report["written"] = write_report(
+      report, load_model_config(model_dir)["class_names"], output_dir,
+      model_dir)
+  return report

@@ -1,0 +1,79 @@
+"""model_fn: the modes' specs, learning-rate schedules, batch-norm updates."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet.errors import UserError
+from alexnet.model_fn import ModeKeys, learning_rate_fn, model_fn
+
+
+def _rates(params, steps):
+  with tf.Graph().as_default():
+    step = tf.compat.v1.placeholder(tf.int64, [])
+    lr = learning_rate_fn(step, params)
+    with tf.compat.v1.Session() as sess:
+      return [sess.run(lr, {step: s}) for s in steps]
+
+
+def test_learning_rate_schedules():
+  base = {"learning_rate": 0.1, "warmup_steps": 0, "total_steps": 100,
+          "decay_steps": 10, "decay_rate": 0.5}
+  assert _rates({**base, "lr_schedule": "constant"}, [0, 99]) == pytest.approx(
+      [0.1, 0.1])
+  cosine = _rates({**base, "lr_schedule": "cosine"}, [0, 50, 100])
+  assert cosine == pytest.approx([0.1, 0.05, 0.0], abs=1e-6)
+  step = _rates({**base, "lr_schedule": "step"}, [9, 10, 25])
+  assert step == pytest.approx([0.1, 0.05, 0.025])
+  warm = _rates({**base, "lr_schedule": "cosine", "warmup_steps": 10},
+                [0, 4, 9, 10, 55])
+  assert warm[:3] == pytest.approx([0.01, 0.05, 0.1])
+  # Cosine runs over the 90 steps after the warm-up.
+  assert warm[3] == pytest.approx(0.1)
+  assert warm[4] == pytest.approx(0.05 * (1 + math.cos(math.pi * 45 / 90)))
+  with pytest.raises(UserError, match="schedule 'linear'"):
+    _rates({**base, "lr_schedule": "linear"}, [0])
+
+
+def _spec(mode, normalization="lrn", **params):
+  images = tf.constant(np.random.RandomState(0).uniform(
+      0, 255, [4, 67, 67, 3]).astype(np.float32))
+  labels = tf.constant([0, 1, 2, 1], tf.int64)
+  return model_fn(images, labels, mode,
+                  {"image_size": 67, "num_classes": 5,
+                   "normalization": normalization, **params})
+
+
+def test_specs_per_mode():
+  with tf.Graph().as_default():
+    spec = _spec(ModeKeys.PREDICT)
+    assert spec.loss is None and spec.train_op is None
+    assert set(spec.predictions) == {"logits", "probabilities", "classes"}
+  with tf.Graph().as_default():
+    spec = _spec(ModeKeys.EVAL)
+    assert spec.train_op is None
+    assert set(spec.eval_metric_ops) == {"accuracy", "top5", "cross_entropy"}
+    assert tf.compat.v1.train.get_global_step() is None
+  with tf.Graph().as_default():
+    spec = _spec(ModeKeys.TRAIN, label_smoothing=0.1)
+    assert spec.train_op is not None
+    assert set(spec.scalars) == {"loss", "cross_entropy", "accuracy",
+                                 "learning_rate"}
+
+
+def test_batch_norm_training_updates_moving_statistics():
+  with tf.Graph().as_default():
+    spec = _spec(ModeKeys.TRAIN, normalization="batch_norm")
+    mean = next(v for v in tf.compat.v1.global_variables()
+                if v.op.name == "alexnet/conv1/BatchNorm/moving_mean")
+    step = tf.compat.v1.train.get_global_step()
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      before = sess.run(mean)
+      losses = [sess.run([spec.train_op, spec.loss])[1] for _ in range(3)]
+      after, steps = sess.run([mean, step])
+  assert steps == 3
+  assert not np.allclose(before, after)
+  assert np.isfinite(losses).all()
