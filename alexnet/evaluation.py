@@ -97,7 +97,7 @@ def read_gtsrb_test(test_dir):
 
 
 def gtsrb_test_input_fn(test_dir, rows, params, batch_size):
-  """input_fn over a final-test folder's images (cropped to ROI if the model was)."""
+  """input_fn over a test folder's images, ROI-cropped if the model was."""
   crop_roi = params["crop_roi"]
 
   def generate():

@@ -1,4 +1,4 @@
-"""Exports a trained model for deployment: inference graph + checkpoint, SavedModel.
+"""Exports a model for deployment: inference graph + checkpoint, SavedModel.
 
 model_dir/export/
   inference_graph.pb, .pbtxt   the PREDICT graph: `input` placeholder

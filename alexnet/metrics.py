@@ -31,8 +31,8 @@ def classification_report(labels, probabilities, class_names):
   if labels.size == 0:
     raise ValueError("no examples to report on")
   if probabilities.shape != (labels.size, num_classes):
-    raise ValueError(f"probabilities have shape {probabilities.shape}, expected "
-                     f"({labels.size}, {num_classes})")
+    raise ValueError(f"probabilities have shape {probabilities.shape}, "
+                     f"expected ({labels.size}, {num_classes})")
   predicted = probabilities.argmax(axis=1)
   # A label is in the top 5 when fewer than 5 classes score strictly higher.
   label_prob = probabilities[np.arange(labels.size), labels]

@@ -1,4 +1,4 @@
-"""Evaluates a model directory and writes the report files: what tools/evaluate.py runs.
+"""Evaluates a model directory and writes its report files (tools/evaluate.py).
 
   output_dir/report.json        metrics.classification_report + checkpoint, step
   output_dir/report.txt         metrics.format_report

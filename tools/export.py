@@ -1,4 +1,4 @@
-"""Exports a trained model: inference graph + checkpoint (for freeze_graph) and a SavedModel.
+"""Exports a trained model: inference graph + checkpoint, and a SavedModel.
 
   python tools/export.py --model_dir=runs/alexnet [--checkpoint=best|latest|PATH]
 

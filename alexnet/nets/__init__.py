@@ -1,1 +1,1 @@
-"""Network definitions in the tf-slim style: images in, logits and end points out."""
+"""Networks in the tf-slim style: images in, logits and end points out."""

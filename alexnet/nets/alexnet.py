@@ -220,7 +220,7 @@ alexnet.default_image_size = 227
 
 
 def input_placeholder(image_size):
-  """The deployed graph's input: float32 [None, size, size, 3], raw RGB 0..255."""
+  """The deployed input: float32 [None, size, size, 3], raw RGB 0..255."""
   return tf.compat.v1.placeholder(tf.float32, [None, image_size, image_size, 3],
                                   name=INPUT_NODE)
 

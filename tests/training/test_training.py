@@ -141,7 +141,8 @@ def test_other_image_size_is_refused(tiny_model, tiny_gtsrb, tiny, tmp_path):
   model_dir = _model_dir_with_config(tiny_model, tmp_path)
   with pytest.raises(UserError, match="--image_size=67, not 99"):
     training.train(tiny_gtsrb["tfrecords"], model_dir,
-                   {**tiny.params, "image_size": 99}, batch_size=tiny.batch_size)
+                   {**tiny.params, "image_size": 99},
+                   batch_size=tiny.batch_size)
 
 
 def test_checkpoints_without_config_are_refused(model_dir_link, tiny_gtsrb,
