@@ -97,13 +97,13 @@ def test_bad_test_folders(tmp_path, tiny_gtsrb):
     evaluation.read_gtsrb_test(str(folder))
 
 
-def test_evaluate_tool_bad_model_dir(tool, tiny_gtsrb, tmp_path):
-  proc = tool("evaluate", f"--model_dir={tmp_path}",
-              f"--data_dir={tiny_gtsrb['tfrecords']}", check=False)
-  assert proc.returncode == 1
-  assert proc.stderr.strip().splitlines()[-1] == (
-      f"error: {tmp_path}/model_config.json not found: {tmp_path} is not a "
-      "model directory written by tools/train.py")
+def test_model_dir_without_config_or_checkpoint(tiny_gtsrb, tmp_path):
+  with pytest.raises(UserError, match=(
+      f"{tmp_path}/model_config.json not found: {tmp_path} is not a model "
+      "directory written by tools/train.py")):
+    model_evaluation.checkpoint_report(str(tmp_path), tiny_gtsrb["tfrecords"])
+  with pytest.raises(UserError, match="pass --data_dir=TFRECORDS"):
+    model_evaluation.checkpoint_report(str(tmp_path))
 
 
 def test_evaluate_model_dir_writes_the_report(tiny_model, tiny_gtsrb, tmp_path):
