@@ -18,6 +18,7 @@ from alexnet.errors import UserError
 from alexnet.errors import exit_on_user_error
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import registry
+from alexnet.graph_tools import tensor_store
 from alexnet.graph_tools import transform_parser
 
 FLAGS = flags.FLAGS
@@ -51,11 +52,14 @@ def main(argv):
   if not transforms:
     raise UserError("--transforms is empty: give at least one transform")
   registry.check_arguments(transforms)
-  graph_def = graph_io.load_graph_def(FLAGS.in_graph)
+  # Large weights stay outside the protobuf message (see tensor_store).
+  tensors = tensor_store.TensorStore()
+  graph_def = graph_io.load_graph_def(FLAGS.in_graph, tensors=tensors)
   graph_def = registry.transform_graph(graph_def, _names(FLAGS.inputs),
-                                       _names(FLAGS.outputs), transforms)
+                                       _names(FLAGS.outputs), transforms,
+                                       tensors)
   graph_io.save_graph_def(graph_def, FLAGS.out_graph,
-                          as_text=FLAGS.output_as_text)
+                          as_text=FLAGS.output_as_text, tensors=tensors)
   print(f"wrote {FLAGS.out_graph} ({len(graph_def.node)} nodes)")
 
 

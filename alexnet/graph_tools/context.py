@@ -4,6 +4,7 @@ The Python counterpart of the C++ TransformFuncContext.
 """
 
 from alexnet.errors import UserError
+from alexnet.graph_tools import tensor_store
 
 
 class TransformError(UserError):
@@ -12,10 +13,14 @@ class TransformError(UserError):
 
 class TransformContext:
   """input_names / output_names as given on the command line; params is a dict
-  of argument name -> list of string values (repeated arguments append)."""
+  of argument name -> list of string values (repeated arguments append);
+  tensors is the TensorStore holding Const values."""
 
-  def __init__(self, input_names=(), output_names=(), params=None, name=""):
+  def __init__(self, input_names=(), output_names=(), params=None, name="",
+               tensors=None):
     self.input_names = list(input_names)
+    # Where Const values are read and written (see tensor_store).
+    self.tensors = tensors or tensor_store.TensorStore(detach_min_bytes=None)
     self.output_names = list(output_names)
     self.params = dict(params or {})
     self.name = name

@@ -49,16 +49,13 @@ def weighted_input(nodes, name):
   return conv, weights
 
 
-def scale_weights(weights, scale):
+def scale_weights(tensors, weights, scale):
   """weights *= scale per output channel, written back into the Const.
 
   Conv2D, DepthwiseConv2dNative and MatMul weights all keep output channels
   in the innermost dimension(s).
   """
-  values = graph_utils.const_value(weights)
-  shape = values.shape
+  values = tensors.value(weights)
   scaled = (values.reshape(-1, scale.size) *
             scale.astype(np.float32)).astype(np.float32)
-  tensor = weights.attr["value"].tensor
-  tensor.ClearField("float_val")
-  tensor.tensor_content = scaled.reshape(shape).tobytes()
+  tensors.set_value(weights, scaled.reshape(values.shape))

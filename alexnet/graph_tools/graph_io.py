@@ -1,8 +1,9 @@
 """Reading and writing GraphDef files: checked on the way in, atomic on the way out.
 
 Frozen graphs are large (AlexNet at 227x227 is ~234 MB), so a binary file is
-parsed one top-level record at a time and written one node at a time: the
-file's bytes and the parsed message are never both in memory in full.
+parsed one node at a time and written one node at a time: the file's bytes
+and the parsed message are never both in memory in full. With a TensorStore
+large Const contents are not copied into the message at all.
 """
 
 import os
@@ -14,12 +15,8 @@ from tensorflow.core.framework import graph_pb2
 from alexnet.errors import UserError
 from alexnet.fileio import atomic_path
 from alexnet.graph_tools import graph_utils
-
-# GraphDef field numbers (tensorflow/core/framework/graph.proto).
-_NODE_FIELD = 1
-_LENGTH_DELIMITED = 2
-_VARINT = 0
-
+from alexnet.graph_tools import tensor_store
+from alexnet.graph_tools import wire
 
 def looks_like_text(head):
   """True when the first bytes of a file read as a text-format GraphDef."""
@@ -59,48 +56,42 @@ def _truncated(path):
                   "write it again (tf.io.write_graph, tools/freeze.py)")
 
 
-def _encode_varint(value):
-  out = bytearray()
-  while True:
-    bits = value & 0x7F
-    value >>= 7
-    if value:
-      out.append(bits | 0x80)
-    else:
-      out.append(bits)
-      return bytes(out)
-
-
-def _parse_binary(path):
+def _parse_binary(path, tensors):
   graph_def = graph_pb2.GraphDef()
   with open(path, "rb") as f:
     while True:
-      tag = _read_varint(f, path)
-      if tag is None:
+      key = _read_varint(f, path)
+      if key is None:
         break
-      wire_type = tag & 7
-      if wire_type == _LENGTH_DELIMITED:
+      wire_type = key & 7
+      if wire_type == wire.LENGTH_DELIMITED:
         length = _read_varint(f, path)
         if length is None:
           _truncated(path)
         payload = f.read(length)
         if len(payload) != length:
           _truncated(path)
-        record = _encode_varint(tag) + _encode_varint(length) + payload
-      elif wire_type == _VARINT:
-        value = _read_varint(f, path)
-        if value is None:
+      elif wire_type == wire.VARINT:
+        payload = _read_varint(f, path)
+        if payload is None:
           _truncated(path)
-        record = _encode_varint(tag) + _encode_varint(value)
       else:
         raise UserError(f"{path} is not a binary GraphDef (unexpected wire "
                         f"type {wire_type}): pass a GraphDef .pb file")
       try:
-        graph_def.MergeFromString(record)
-      except pb_message.DecodeError as e:
+        if key == wire.tag(wire.GRAPH_NODE, wire.LENGTH_DELIMITED)[0]:
+          # Nodes are parsed on their own: no second copy of the record.
+          tensors.parse_node(graph_def, payload)
+        elif wire_type == wire.VARINT:
+          graph_def.MergeFromString(wire.encode_varint(key) +
+                                    wire.encode_varint(payload))
+        else:
+          graph_def.MergeFromString(wire.encode_varint(key) +
+                                    wire.encode_varint(length) + payload)
+      except (pb_message.DecodeError, ValueError) as e:
         raise UserError(f"{path} is not a valid binary GraphDef ({e}): "
                         "pass a GraphDef .pb file") from None
-      record = payload = None  # Free the chunk before reading the next.
+      payload = None  # Free the record before reading the next.
   return graph_def
 
 
@@ -115,13 +106,15 @@ def _parse_text(path):
   return graph_def
 
 
-def load_graph_def(path, binary=None):
+def load_graph_def(path, binary=None, tensors=None):
   """Reads a GraphDef and checks it is one.
 
   Args:
     path: the file.
     binary: True or False to insist on that format (like freeze_graph's
       --input_binary); None to detect it (like transform_graph).
+    tensors: a TensorStore to hold large Const contents outside the proto
+      (binary files only); None keeps everything in the GraphDef.
   Raises:
     UserError: missing, truncated or non-GraphDef file, wrong format for
       `binary`, or nodes whose inputs name no node.
@@ -139,7 +132,11 @@ def load_graph_def(path, binary=None):
   if binary is False and not is_text:
     raise UserError(f"{path} is a binary GraphDef but was given as text: "
                     "pass --input_binary=true")
-  graph_def = _parse_text(path) if is_text else _parse_binary(path)
+  if is_text:
+    graph_def = _parse_text(path)
+  else:
+    graph_def = _parse_binary(
+        path, tensors or tensor_store.TensorStore(detach_min_bytes=None))
   check_graph(graph_def, path)
   return graph_def
 
@@ -173,31 +170,30 @@ def check_names(graph_def, names, what):
                       "run tools/summarize.py to list likely names")
 
 
-def _write_binary(graph_def, f):
-  # Each node is serialized and written on its own so that the serialized
-  # graph never exists as one more full-size copy.
-  node_tag = _encode_varint(_NODE_FIELD << 3 | _LENGTH_DELIMITED)
+def _write_binary(graph_def, f, tensors):
+  # Each node is written on its own (large contents straight from the
+  # store) so that the serialized graph never exists as one more copy.
+  node_tag = wire.tag(wire.GRAPH_NODE, wire.LENGTH_DELIMITED)
   for node in graph_def.node:
-    data = node.SerializeToString()
-    f.write(node_tag + _encode_varint(len(data)))
-    f.write(data)
-  rest = graph_pb2.GraphDef()
-  for field, value in graph_def.ListFields():
-    if field.name == "node":
-      continue
-    if field.message_type is not None:
-      getattr(rest, field.name).CopyFrom(value)
-    else:
-      setattr(rest, field.name, value)
-  f.write(rest.SerializeToString())
+    parts = tensors.serialized_parts(node)
+    size = sum(memoryview(part).nbytes for part in parts)
+    f.write(node_tag + wire.encode_varint(size))
+    for part in parts:
+      f.write(part)
+  f.write(graph_utils.copy_without_nodes(graph_def).SerializeToString())
 
 
-def save_graph_def(graph_def, path, as_text=False):
-  """Writes `graph_def` to `path` atomically (binary unless `as_text`)."""
+def save_graph_def(graph_def, path, as_text=False, tensors=None):
+  """Writes `graph_def` to `path` atomically (binary unless `as_text`).
+
+  `tensors` is the TensorStore the graph was loaded with, if any.
+  """
+  tensors = tensors or tensor_store.TensorStore(detach_min_bytes=None)
   with atomic_path(path) as tmp:
     if as_text:
       with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(graph_def))
+        f.write(text_format.MessageToString(
+            tensors.attached_copy(graph_def)))
     else:
       with open(tmp, "wb") as f:
-        _write_binary(graph_def, f)
+        _write_binary(graph_def, f, tensors)

@@ -53,6 +53,19 @@ def consumers(graph_def):
   return result
 
 
+def copy_without_nodes(graph_def):
+  """A GraphDef with everything of `graph_def` but its nodes."""
+  copy = type(graph_def)()
+  for field, value in graph_def.ListFields():
+    if field.name == "node":
+      continue
+    if field.message_type is not None:
+      getattr(copy, field.name).CopyFrom(value)
+    else:
+      setattr(copy, field.name, value)
+  return copy
+
+
 def keep_nodes(graph_def, keep):
   """Deletes the nodes whose names are not in `keep`, in place, keeping order.
 

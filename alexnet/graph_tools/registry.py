@@ -74,13 +74,14 @@ def check_arguments(transforms):
                         f"{allowed}")
 
 
-def transform_graph(graph_def, inputs, outputs, transforms):
+def transform_graph(graph_def, inputs, outputs, transforms, tensors=None):
   """Runs `transforms` in order, like the C++ TransformGraph.
 
   Args:
     graph_def: the GraphDef; it is consumed (edited in place).
     inputs, outputs: lists of node names ('x' or 'x:0').
     transforms: a `--transforms` string or a parsed list of (name, params).
+    tensors: the TensorStore the graph was loaded with, if any.
   Returns:
     The transformed GraphDef.
   Raises:
@@ -97,7 +98,7 @@ def transform_graph(graph_def, inputs, outputs, transforms):
   graph_io.check_names(graph_def, inputs, "input")
   graph_io.check_names(graph_def, outputs, "output")
   for name, params in transforms:
-    context = TransformContext(inputs, outputs, params, name)
+    context = TransformContext(inputs, outputs, params, name, tensors)
     ignore_errors = context.get_one_bool("ignore_errors", False)
     logging.info("Applying %s", name)
     library = graph_def.library if graph_def.HasField("library") else None
@@ -113,5 +114,6 @@ def transform_graph(graph_def, inputs, outputs, transforms):
       result.library.CopyFrom(library)
     graph_io.check_graph(result, f"graph after {name}")
     graph_io.check_names(result, outputs, f"output (after {name})")
+    context.tensors.prune(result)
     graph_def = result
   return graph_def

@@ -62,12 +62,3 @@ def chunks(values, out):
   for start in range(0, values.size, _CHUNK):
     yield values[start:start + _CHUNK], out[start:start + _CHUNK]
 
-
-def set_content(node, array, dtype=None):
-  """Replaces the Const's tensor bytes (and dtype) keeping its shape."""
-  tensor = node.attr["value"].tensor
-  if dtype is not None:
-    tensor.dtype = dtype
-    node.attr["dtype"].type = dtype
-  tensor.ClearField("float_val")
-  tensor.tensor_content = array.tobytes()

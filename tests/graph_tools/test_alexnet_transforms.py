@@ -10,7 +10,9 @@ import pytest
 import tensorflow as tf
 
 from alexnet.graph_tools import freeze
+from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import registry
+from alexnet.graph_tools import tensor_store
 from alexnet.nets import alexnet
 
 SIZE = 67
@@ -125,3 +127,18 @@ def test_quantize_weights_runs_in_tf(frozen, helpers):
       helpers, "lrn/quantize_weights")["ops"]
   assert out.ByteSize() < size / 3.5
   np.testing.assert_allclose(_predict(helpers, out), want, atol=0.05)
+
+
+def test_tensor_store_gives_the_same_graph(frozen, tmp_path):
+  # tools/transform.py keeps large weights outside the proto; the result
+  # must be exactly what the in-proto path computes.
+  path = tmp_path / "frozen.pb"
+  path.write_bytes(frozen["batch_norm"])
+  tensors = tensor_store.TensorStore()
+  graph = graph_io.load_graph_def(str(path), tensors=tensors)
+  assert any(tensor_store.MARKER in n.attr for n in graph.node)
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 ORIGINAL_LIST, tensors)
+  plain = registry.transform_graph(_graph(frozen, "batch_norm"), ["input"],
+                                   ["probabilities"], ORIGINAL_LIST)
+  assert tensors.attached_copy(out) == plain

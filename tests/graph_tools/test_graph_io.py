@@ -7,6 +7,7 @@ from google.protobuf import text_format
 
 from alexnet.errors import UserError
 from alexnet.graph_tools import graph_io
+from alexnet.graph_tools import tensor_store
 
 
 @pytest.fixture
@@ -70,3 +71,17 @@ def test_text_write_is_parseable(basic, tmp_path):
   graph_io.save_graph_def(basic, str(path), as_text=True)
   parsed = text_format.Parse(path.read_text(), type(basic)())
   assert len(parsed.node) == len(basic.node)
+
+
+def test_tensor_store_round_trip(basic, tmp_path):
+  path = tmp_path / "g.pb"
+  graph_io.save_graph_def(basic, str(path))
+  tensors = tensor_store.TensorStore(detach_min_bytes=64)
+  loaded = graph_io.load_graph_def(str(path), tensors=tensors)
+  detached = [n for n in loaded.node if tensor_store.MARKER in n.attr]
+  assert detached and all(
+      not n.attr["value"].tensor.tensor_content for n in detached)
+  out = tmp_path / "out.pb"
+  graph_io.save_graph_def(loaded, str(out), tensors=tensors)
+  assert graph_io.load_graph_def(str(out)) == basic
+  assert tensors.attached_copy(loaded) == basic

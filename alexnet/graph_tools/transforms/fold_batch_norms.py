@@ -20,7 +20,7 @@ from alexnet.graph_tools import folding
 from alexnet.graph_tools import graph_utils
 
 
-def _fold_once(graph_def, protected):
+def _fold_once(graph_def, protected, tensors):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)
   removed = set()
@@ -37,8 +37,8 @@ def _fold_once(graph_def, protected):
     conv, weights = match
     if {conv.name, weights.name, scale_node.name} & (removed | protected):
       continue
-    scale = graph_utils.const_value(scale_node)
-    channels = folding.output_channels(conv.op, graph_utils.const_value(
+    scale = tensors.value(scale_node)
+    channels = folding.output_channels(conv.op, tensors.value(
         weights).shape)
     if scale.ndim != 1 or scale.size != channels:
       continue
@@ -46,7 +46,7 @@ def _fold_once(graph_def, protected):
             folding.only_read_by(readers, scale_node.name, mul.name) and
             folding.only_read_by(readers, weights.name, conv.name)):
       continue
-    folding.scale_weights(weights, scale)
+    folding.scale_weights(tensors, weights, scale)
     removed.update((conv.name, scale_node.name))
     # The convolution takes the Mul's place and name.
     mul_name = mul.name
@@ -62,6 +62,6 @@ def transform(graph_def, context):
   # Requested inputs/outputs must survive under their names.
   protected = {graph_utils.node_name(n)
                for n in context.input_names + context.output_names}
-  while _fold_once(graph_def, protected):
+  while _fold_once(graph_def, protected, context.tensors):
     pass
   return graph_def

@@ -58,8 +58,7 @@ def _foldable(graph_def, context, max_bytes):
     if node.name in inputs:
       continue
     if node.op == "Const":
-      tensor = node.attr["value"].tensor
-      if len(tensor.tensor_content) <= max_bytes:
+      if context.tensors.content_size(node) <= max_bytes:
         foldable[node.name] = set()
       continue
     if not _is_deterministic(node.op, excluded):
@@ -92,7 +91,7 @@ def _targets(graph_def, foldable):
   return targets
 
 
-def _evaluate(graph_def, foldable, targets, max_bytes):
+def _evaluate(graph_def, targets, max_bytes, tensors):
   """Runs the foldable ancestors of `targets` in TensorFlow; tensor -> value."""
   nodes = graph_utils.node_map(graph_def)
   needed, pending = set(), list(set(targets.values()))
@@ -107,8 +106,7 @@ def _evaluate(graph_def, foldable, targets, max_bytes):
   sub.versions.CopyFrom(graph_def.versions)
   for node in graph_def.node:
     if node.name in needed:
-      copy = sub.node.add()
-      copy.CopyFrom(node)
+      copy = tensors.copy_node(node, sub.node.add())
       copy.ClearField("device")
       del copy.input[:]
       copy.input.extend(graph_utils.data_inputs(node))
@@ -165,8 +163,8 @@ def transform(graph_def, context):
   max_bytes = context.get_one_int("max_constant_size_in_bytes", 10 << 20)
   foldable = _foldable(graph_def, context, max_bytes)
   targets = _targets(graph_def, foldable)
-  values = _evaluate(graph_def, foldable, targets, max_bytes) if targets \
-      else {}
+  values = _evaluate(graph_def, targets, max_bytes, context.tensors) \
+      if targets else {}
   # Only now, with everything computed, is the graph changed.
   existing = {node.name for node in graph_def.node}
   renames = {}

@@ -59,7 +59,7 @@ def _bias_add(bn, conv, offset_name):
     bn.attr["data_format"].CopyFrom(conv.attr["data_format"])
 
 
-def _fold_once(graph_def, protected):
+def _fold_once(graph_def, protected, tensors):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)
   removed = set()
@@ -83,8 +83,8 @@ def _fold_once(graph_def, protected):
     if any(graph_utils.output_index(i) != 0 and graph_utils.node_name(i) ==
            bn.name for n in graph_def.node for i in n.input):
       continue
-    consts = [graph_utils.const_value(s).astype(np.float32) for s in stats]
-    channels = folding.output_channels(conv.op, graph_utils.const_value(
+    consts = [tensors.value(s).astype(np.float32) for s in stats]
+    channels = folding.output_channels(conv.op, tensors.value(
         weights).shape)
     if any(c.shape != (channels,) for c in consts):
       continue
@@ -94,7 +94,7 @@ def _fold_once(graph_def, protected):
                 for s in stats)):
       continue
     scale, offset = _scale_and_offset(bn, consts)
-    folding.scale_weights(weights, scale)
+    folding.scale_weights(tensors, weights, scale)
     offset_name = conv.name + "_bn_offset"
     graph_utils.set_const(graph_def.node.add(), offset_name, offset)
     _bias_add(bn, conv, offset_name)
@@ -110,6 +110,6 @@ def transform(graph_def, context):
   # Requested inputs/outputs must survive under their names.
   protected = {graph_utils.node_name(n)
                for n in context.input_names + context.output_names}
-  while _fold_once(graph_def, protected):
+  while _fold_once(graph_def, protected, context.tensors):
     pass
   return graph_def

@@ -48,7 +48,7 @@ def _scalar_const(graph_def, name, value):
 def transform(graph_def, context):
   minimum_size = context.get_one_int("minimum_size", 1024)
   for node in list(weights.float_consts(graph_def, minimum_size)):
-    values = graph_utils.const_value(node)
+    values = context.tensors.value(node)
     low, high = weights.value_range(values, include_zero=True)
     low, high = weights.widen_degenerate(low, high, negative_moves_min=False)
     quantized = quantize(values, low, high)
@@ -58,7 +58,7 @@ def transform(graph_def, context):
     # The Const keeps its bytes' place in the graph under a new name; the
     # Dequantize takes over the old name so consumers need no rewiring.
     node.name = name + "_quantized_const"
-    weights.set_content(node, quantized, types_pb2.DT_QUINT8)
+    context.tensors.set_value(node, quantized, types_pb2.DT_QUINT8)
     _scalar_const(graph_def, name + "_quantized_min", low)
     _scalar_const(graph_def, name + "_quantized_max", high)
     dequantize = graph_def.node.add(name=name, op="Dequantize", device=device)

@@ -17,7 +17,6 @@ Use it to shrink the download of a model whose runtime wants float weights.
 
 import numpy as np
 
-from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import weights
 from alexnet.graph_tools.context import TransformError
 
@@ -41,9 +40,9 @@ def transform(graph_def, context):
     raise TransformError(f"round_weights: num_steps must be >= 1, got "
                          f"{num_steps}")
   for node in weights.float_consts(graph_def, _MIN_ELEMENTS):
-    values = graph_utils.const_value(node)
+    values = context.tensors.value(node)
     rounded = _round(values.reshape(-1), num_steps,
                      np.empty(values.size, np.float32))
     del values
-    weights.set_content(node, rounded)
+    context.tensors.set_value(node, rounded)
   return graph_def
