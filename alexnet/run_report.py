@@ -1,0 +1,178 @@
+"""report.md and report.html of a pipeline run, with its figures.
+
+The report is built only from the run's own artifacts (stage records, the
+evaluation report, the comparison table, the models), so every number in it
+can be checked against a file in the run folder.
+"""
+
+import datetime
+import html
+import json
+import os
+import platform
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a display
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+
+from alexnet import fileio, plots  # pylint: disable=wrong-import-position
+from alexnet.lite import compare  # pylint: disable=wrong-import-position
+from alexnet.lite import data as lite_data  # pylint: disable=wrong-import-position
+from alexnet.lite import evaluate as lite_evaluate  # pylint: disable=wrong-import-position
+
+SAMPLES_PNG = "sample_predictions.png"
+
+
+def machine():
+  """One line naming the machine, for the report header."""
+  return (f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+          f"{platform.system()} {platform.release()}, Python "
+          f"{platform.python_version()}")
+
+
+def plot_sample_predictions(graph_path, data_dir, split, path, count=24):
+  """A grid of `count` images with true and predicted sign names."""
+  runner = lite_evaluate.FrozenGraphRunner(graph_path)
+  size = runner.image_size(graph_path)
+  images, labels = lite_data.load_split(data_dir, split, size, limit=count)
+  predicted = runner.predict(images).argmax(axis=1)
+  runner.close()
+  names = lite_data.class_names(lite_data.check_dataset(
+      data_dir, split, runner.num_classes))
+  columns = 6
+  rows = -(-len(images) // columns)
+  fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.2, rows * 2.6),
+                           squeeze=False)
+  for ax in axes.flat:
+    ax.axis("off")
+  for ax, image, label, guess in zip(axes.flat, images, labels, predicted):
+    ax.imshow(image.astype("uint8"))
+    ok = label == guess
+    ax.set_title(f"true: {_short(names[label])}\npred: {_short(names[guess])}",
+                 fontsize=7, color="darkgreen" if ok else "red")
+  fig.suptitle(f"{split} images: true and predicted sign (red: wrong)")
+  fig.tight_layout()
+  plots.save_figure(fig, path)
+  return path
+
+
+def _short(name, width=24):
+  return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def write(pipeline):
+  """Writes report.md, report.html and the sample-prediction figure."""
+  records = pipeline.records
+  samples = plot_sample_predictions(
+      pipeline.path("graphs", "frozen.pb"), pipeline.path("tfrecords"),
+      "validation", pipeline.path(SAMPLES_PNG))
+  with open(os.path.join(pipeline.path("evaluation"), "report.json")) as f:
+    evaluation = json.load(f)
+  rows = records["compare"]["result"]["rows"]
+  figures = [
+      ("Data: one row of samples per class",
+       records["data"]["result"]["contact_sheet"]),
+      ("Loss per batch", pipeline.path("model", plots.LOSS_PER_BATCH)),
+      ("Loss per epoch", pipeline.path("model", plots.LOSS_PER_EPOCH)),
+      ("Validation accuracy per epoch",
+       pipeline.path("model", plots.ACCURACY_PER_EPOCH)),
+      ("Confusion matrix (validation)",
+       os.path.join(pipeline.path("evaluation"), "confusion_matrix.png")),
+      ("Sample predictions", samples),
+  ]
+  md = _markdown(pipeline, evaluation, rows, figures)
+  md_path = pipeline.path("report.md")
+  html_path = pipeline.path("report.html")
+  fileio.atomic_write(md_path, md)
+  fileio.atomic_write(html_path, _html(md))
+  return [md_path, html_path, samples]
+
+
+def _markdown(pipeline, evaluation, rows, figures):
+  records = pipeline.records
+  splits = records["tfrecords"]["result"]["splits"]
+  lines = [
+      "# AlexNet on GTSRB: pipeline report", "",
+      f"- Date: {datetime.date.today().isoformat()}",
+      f"- Machine: {machine()}",
+      f"- Data: {pipeline.data} ({', '.join(f'{k} {v}' for k, v in splits.items())} images)",
+      f"- Preset: {pipeline.preset}; seed {pipeline.seed}; settings: "
+      + ", ".join(f"{k}={v}" for k, v in pipeline.settings.items()),
+      f"- Reproduce all: `python tools/pipeline.py --output_dir={pipeline.dir} "
+      f"--data={pipeline.data} --preset={pipeline.preset} --seed={pipeline.seed}`",
+      "",
+      "## TensorFlow model (best checkpoint) on the validation split", "",
+      f"top-1 **{evaluation['top1']:.2%}**, top-5 {evaluation['top5']:.2%}, "
+      f"loss {evaluation['loss']:.4f}, {evaluation['count']} images "
+      f"(held-out tracks).", "",
+      "## Model variants", "",
+      "Sizes in MiB; top1/top5/agreement are fractions of the validation "
+      "split; agreement is top-1 agreement with the frozen graph; latency is "
+      "per image at batch 1 (ms) with 1 and 2 threads.", "",
+      compare.markdown_table(rows),
+      "## Steps and how to run each alone", "",
+      "| stage | seconds | command |", "|---|---|---|",
+  ]
+  for name, record in records.items():
+    commands = "<br>".join(f"`{c}`" for c in record["commands"]) or "-"
+    lines.append(f"| {name} | {record['seconds']} | {commands} |")
+  lines += ["", "## Figures", ""]
+  for title, path in figures:
+    lines += [f"### {title}", "",
+              f"![{title}]({os.path.relpath(path, pipeline.dir)})", ""]
+  lines += ["## Accuracy per class (TensorFlow model, validation)", "",
+            "| id | sign | images | correct | accuracy |", "|---|---|---|---|---|"]
+  for c in evaluation["per_class"]:
+    accuracy = "-" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
+    lines.append(f"| {c['id']} | {c['name']} | {c['count']} | {c['correct']} "
+                 f"| {accuracy} |")
+  return "\n".join(lines) + "\n"
+
+
+def _html(markdown):
+  """A small markdown-to-HTML rendering: headings, lists, tables, images."""
+  out, table = [], []
+
+  def inline(text):
+    text = html.escape(text)
+    text = re.sub(r"!\[([^\]]*)\]\(([^)]*)\)",
+                  r'<img alt="\1" src="\2" style="max-width:100%">', text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return text.replace("&lt;br&gt;", "<br>")
+
+  def flush_table():
+    if table:
+      out.append("<table>")
+      for i, row in enumerate(table):
+        if i == 1:
+          continue  # the |---| separator
+        tag = "th" if i == 0 else "td"
+        cells = row.strip().strip("|").split("|")
+        out.append("<tr>" + "".join(f"<{tag}>{inline(c.strip())}</{tag}>"
+                                    for c in cells) + "</tr>")
+      out.append("</table>")
+      table.clear()
+
+  for line in markdown.splitlines():
+    if line.startswith("|"):
+      table.append(line)
+      continue
+    flush_table()
+    heading = re.match(r"(#+) (.*)", line)
+    if heading:
+      level = len(heading.group(1))
+      out.append(f"<h{level}>{inline(heading.group(2))}</h{level}>")
+    elif line.startswith("- "):
+      out.append(f"<li>{inline(line[2:])}</li>")
+    elif line.strip():
+      out.append(f"<p>{inline(line)}</p>")
+  flush_table()
+  style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}"
+           "table{border-collapse:collapse;font-size:13px}"
+           "td,th{border:1px solid #ccc;padding:2px 6px}")
+  return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>AlexNet "
+          f"on GTSRB report</title><style>{style}</style></head><body>\n"
+          + "\n".join(out) + "\n</body></html>\n")
