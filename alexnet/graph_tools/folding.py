@@ -55,7 +55,6 @@ def scale_weights(tensors, weights, scale):
   Conv2D, DepthwiseConv2dNative and MatMul weights all keep output channels
   in the innermost dimension(s).
   """
-  values = tensors.value(weights)
-  scaled = (values.reshape(-1, scale.size) *
-            scale.astype(np.float32)).astype(np.float32)
-  tensors.set_value(weights, scaled.reshape(values.shape))
+  values = tensors.value(weights, writable=True)
+  values.reshape(-1, scale.size)[...] *= scale.astype(np.float32)
+  tensors.set_value(weights, values)

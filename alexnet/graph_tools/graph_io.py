@@ -68,8 +68,9 @@ def _parse_binary(path, tensors):
         length = _read_varint(f, path)
         if length is None:
           _truncated(path)
-        payload = f.read(length)
-        if len(payload) != length:
+        # Mutable, so that transforms can rewrite stored weights in place.
+        payload = bytearray(length)
+        if f.readinto(payload) != length:
           _truncated(path)
       elif wire_type == wire.VARINT:
         payload = _read_varint(f, path)

@@ -48,15 +48,25 @@ class TensorStore:
       return memoryview(self._contents[key]).nbytes
     return len(node.attr["value"].tensor.tensor_content)
 
-  def value(self, node):
-    """The Const's value as a numpy array (a read-only view when stored)."""
+  def value(self, node, writable=False):
+    """The Const's value as a numpy array.
+
+    Read-only unless `writable`; a writable value is a view of the stored
+    bytes when they are mutable (a loaded file's), else a copy. Changes take
+    effect through set_value (a no-op for such a view).
+    """
     key = self._key(node)
     if key is None:
-      return graph_utils.const_value(node)
+      value = graph_utils.const_value(node)
+      return value.copy() if writable else value
     tensor = node.attr["value"].tensor
     dtype = dtypes.as_dtype(tensor.dtype).as_numpy_dtype
     shape = [d.size for d in tensor.tensor_shape.dim]
-    return np.frombuffer(self._contents[key], dtype=dtype).reshape(shape)
+    value = np.frombuffer(self._contents[key], dtype=dtype).reshape(shape)
+    if writable and not value.flags.writeable:
+      return value.copy()
+    value.flags.writeable = writable
+    return value
 
   def set_value(self, node, array, dtype=None):
     """Replaces the Const's content by `array` (same shape), new dtype if given.
@@ -70,6 +80,9 @@ class TensorStore:
     tensor.ClearField("float_val")
     array = np.ascontiguousarray(array)
     old = self._key(node)
+    if old is not None and np.shares_memory(
+        np.frombuffer(self._contents[old], np.uint8), array):
+      return  # Changed in place.
     if old is not None:
       del self._contents[old]
       del node.attr[MARKER]

@@ -40,9 +40,9 @@ def transform(graph_def, context):
     raise TransformError(f"round_weights: num_steps must be >= 1, got "
                          f"{num_steps}")
   for node in weights.float_consts(graph_def, _MIN_ELEMENTS):
-    values = context.tensors.value(node)
-    rounded = _round(values.reshape(-1), num_steps,
-                     np.empty(values.size, np.float32))
-    del values
-    context.tensors.set_value(node, rounded)
+    # In place where the store allows it: no second copy of the weights.
+    values = context.tensors.value(node, writable=True)
+    flat = values.reshape(-1)
+    context.tensors.set_value(node, _round(flat, num_steps, flat).reshape(
+        values.shape))
   return graph_def
