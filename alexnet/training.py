@@ -224,8 +224,20 @@ class _Trainer:
           save_summaries_steps=None, save_summaries_secs=None,
           log_step_count_steps=None,
           config=self.session_config()) as sess:
-        while not sess.should_stop():
-          sess.run(spec.train_op)
+        try:
+          while not sess.should_stop():
+            sess.run(spec.train_op)
+        except KeyboardInterrupt:
+          # Ctrl-C: keep every finished step (kill -9 loses up to one
+          # checkpoint interval). The raw session runs no hooks.
+          sess.run_step_fn(self._save_now)
+          raise
+
+  def _save_now(self, step_context):
+    """A checkpoint at the current step (a MonitoredSession step_fn)."""
+    self.saver.save(step_context.session,
+                    os.path.join(self.model_dir, checkpoints.PREFIX),
+                    global_step=tf.compat.v1.train.get_global_step())
 
   def end_epoch(self, session, step, images_per_sec=None):
     """Saves (given the session), validates, keeps the best, logs the epoch.
