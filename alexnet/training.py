@@ -15,8 +15,9 @@ train_and_evaluate did in TF1:
   - model_dir/model_config.json records the network so evaluation, export
     and prediction need no flags repeated.
 
-Training resumes from the newest checkpoint in model_dir: an interrupted run
-(Ctrl-C, kill -9) loses at most one checkpoint interval. Restarting with
+Training resumes from the newest checkpoint in model_dir. Ctrl-C saves one at
+the current step before exiting; a killed run (kill -9, power loss) loses at
+most one checkpoint interval. Restarting with
 different network settings or another dataset's class count is refused.
 """
 
