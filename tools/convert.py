@@ -41,6 +41,9 @@ flags.DEFINE_integer("representative_samples", 100, "Calibration images.",
                      lower_bound=1)
 flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
                      "the graph's input (default: the graph's).")
+flags.DEFINE_boolean("lower_lrn", False, "Rewrite LRN with integer-capable "
+                     "ops so an int8 model has no float fallback (for "
+                     "integer-only accelerators; slower on CPUs).")
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 
@@ -66,11 +69,13 @@ def main(argv):
       representative_data=FLAGS.representative_data,
       representative_split=FLAGS.representative_split,
       representative_samples=FLAGS.representative_samples,
-      image_size=FLAGS.image_size)
+      image_size=FLAGS.image_size, lower_lrn=FLAGS.lower_lrn)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "
           f"zero_point={io['zero_point']}")
+  if info["lowered_lrn"]:
+    print(f"LRN rewritten for integer kernels: {', '.join(info['lowered_lrn'])}")
   print(f"ops: {info['ops']}")
   if info["float_fallback_ops"]:
     print(f"float fallback: {', '.join(info['float_fallback_ops'])}")

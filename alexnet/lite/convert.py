@@ -17,6 +17,7 @@ range of whatever pixels the sample happened to contain.
 
 import os
 import re
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -31,8 +32,10 @@ from alexnet import signnames
 from alexnet.errors import UserError
 from alexnet.lite import data as lite_data
 from alexnet.lite import flatbuffer
+from alexnet.lite import graphs
 from alexnet.lite import interpreter
 from alexnet.lite import metadata
+from alexnet.lite.lower_lrn import lower_lrn as lower_lrn_nodes
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 # toco's type names.
@@ -42,40 +45,6 @@ PIXEL_RANGE = (0.0, 255.0)
 # "loc(fused["Igamma:", "node/name"]): error: 'tf.Igamma' op is neither ..."
 _UNSUPPORTED_OP = re.compile(
     r"loc\(fused\[\"(\w+):\", \"([^\"]+)\"\]\):[^\n]*?'tf\.\w+' op is neither")
-
-
-def read_graph_def(graph_path):
-  """Parses a frozen GraphDef; UserError if missing or not a GraphDef."""
-  if not os.path.isfile(graph_path):
-    raise UserError(f"{graph_path} does not exist: pass a frozen graph (.pb)")
-  graph_def = tf.compat.v1.GraphDef()
-  try:
-    with open(graph_path, "rb") as f:
-      graph_def.ParseFromString(f.read())
-  except Exception as e:  # protobuf raises DecodeError and friends
-    raise UserError(f"{graph_path} is not a frozen GraphDef ({e}): pass the "
-                    ".pb written by freeze_graph") from None
-  if not graph_def.node:
-    raise UserError(f"{graph_path} holds an empty graph: pass a frozen graph")
-  return graph_def
-
-
-def import_graph(graph_def):
-  """A new tf.Graph holding `graph_def` under its own node names."""
-  graph = tf.Graph()
-  with graph.as_default():
-    tf.graph_util.import_graph_def(graph_def, name="")
-  return graph
-
-
-def io_tensors(graph, graph_path, input_name, output_name):
-  """(input tensor, output tensor) by node name; UserError if absent."""
-  try:
-    return (graph.get_tensor_by_name(f"{input_name}:0"),
-            graph.get_tensor_by_name(f"{output_name}:0"))
-  except KeyError as e:
-    raise UserError(f"{graph_path} has no node {e}: check --input_arrays/"
-                    "--output_arrays") from None
 
 
 def default_class_names(num_classes):
@@ -181,8 +150,13 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          inference_input_type=None, inference_output_type=None,
                          representative_data=None, representative_split="train",
                          representative_samples=100, image_size=None,
-                         class_names=None, model_name="AlexNet GTSRB"):
+                         class_names=None, model_name="AlexNet GTSRB",
+                         lower_lrn=False):
   """Converts a frozen classification graph to a .tflite file.
+
+  lower_lrn rewrites LRN nodes with integer-capable ops first (see
+  alexnet.lite.lower_lrn), so an int8 model has no float fallback at all, as
+  integer-only accelerators need; on CPUs it is slower than the fallback.
 
   Writes `output_path` (with metadata: labels and input normalization) and
   labels.txt beside it, both atomically. Returns a dict describing the
@@ -191,9 +165,10 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
   """
   quantize, input_type, output_type = resolve_types(
       quantize, inference_type, inference_input_type, inference_output_type)
-  graph_def = read_graph_def(graph_path)
-  inputs, outputs = io_tensors(import_graph(graph_def), graph_path,
-                               input_arrays[0], output_arrays[0])
+  graph_def = graphs.read_graph_def(graph_path)
+  inputs, outputs = graphs.io_tensors(graphs.import_graph(graph_def),
+                                      graph_path, input_arrays[0],
+                                      output_arrays[0])
   graph_shape, num_classes = inputs.shape.as_list(), outputs.shape[-1]
   shape = list(input_shapes[0]) if input_shapes else [1] + graph_shape[1:]
   if None in shape[1:] or len(shape) != 4:
@@ -213,8 +188,34 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
     class_names = class_names or lite_data.class_names(manifest)
   class_names = list(class_names or default_class_names(num_classes))
 
+  with tempfile.TemporaryDirectory() as tmp:
+    source, lowered = graph_path, []
+    if lower_lrn:
+      graph_def, lowered = lower_lrn_nodes(graph_def)
+      source = os.path.join(tmp, "lowered.pb")
+      with open(source, "wb") as f:
+        f.write(graph_def.SerializeToString())
+    model = _convert(source, graph_path, input_arrays, output_arrays, shape,
+                     quantize, input_type, output_type, representative_data,
+                     representative_split, representative_samples)
+  model = metadata.populate(
+      model, class_names, model_name,
+      f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
+      "quantization; input raw RGB 0..255")
+  fileio.atomic_write(output_path, model)
+  labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
+                             metadata.LABELS_FILE)
+  fileio.atomic_write(labels_path, metadata.labels_text(class_names))
+  return dict(describe(model, output_path, labels_path, quantize),
+              lowered_lrn=lowered)
+
+
+def _convert(source, graph_path, input_arrays, output_arrays, shape, quantize,
+             input_type, output_type, representative_data,
+             representative_split, representative_samples):
+  """Runs the TFLite converter on the graph file `source`; returns bytes."""
   converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-      graph_path, list(input_arrays), list(output_arrays),
+      source, list(input_arrays), list(output_arrays),
       {input_arrays[0]: shape})
   if quantize != "none":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -225,21 +226,10 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       converter.representative_dataset = representative_images(
           representative_data, representative_split, shape[1],
           representative_samples)
-      model = _full_integer(converter, input_type, output_type)
-    else:
-      model = converter.convert()
+      return _full_integer(converter, input_type, output_type)
+    return converter.convert()
   except ConverterError as e:
     _converter_error(graph_path, e)
-
-  model = metadata.populate(
-      model, class_names, model_name,
-      f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
-      "quantization; input raw RGB 0..255")
-  fileio.atomic_write(output_path, model)
-  labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
-                             metadata.LABELS_FILE)
-  fileio.atomic_write(labels_path, metadata.labels_text(class_names))
-  return describe(model, output_path, labels_path, quantize)
 
 
 def describe(model, path, labels_path=None, quantize=None):

@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from alexnet import metrics
 from alexnet.errors import UserError
-from alexnet.lite import convert
 from alexnet.lite import data as lite_data
 from alexnet.lite import flatbuffer
+from alexnet.lite import graphs
 from alexnet.lite import interpreter as lite_interpreter
 
 
@@ -89,8 +89,8 @@ class FrozenGraphRunner:
   def __init__(self, graph_path, input_name="input",
                output_name="probabilities", num_threads=0):
     """num_threads 0 lets TensorFlow choose (all cores)."""
-    self.graph = convert.import_graph(convert.read_graph_def(graph_path))
-    self._input, self._output = convert.io_tensors(
+    self.graph = graphs.import_graph(graphs.read_graph_def(graph_path))
+    self._input, self._output = graphs.io_tensors(
         self.graph, graph_path, input_name, output_name)
     self.input_shape = self._input.shape.as_list()
     self.num_classes = self._output.shape[-1]

@@ -90,6 +90,33 @@ def train_and_freeze(data_dir, graph_path):
     f.write(frozen.SerializeToString())
 
 
+def write_small_graph(path, num_classes=signnames.NUM_CLASSES,
+                      preprocess=None):
+  """Writes a frozen 8x8-input classifier (uniform linear layer + softmax),
+  with `preprocess` ops between input and the layer; returns the path."""
+  graph = tf.Graph()
+  with graph.as_default():
+    net = alexnet.input_placeholder(8)
+    if preprocess:
+      net = preprocess(net)
+    flat = tf.reshape(net, [-1, 8 * 8 * 3])
+    logits = tf.matmul(flat, tf.ones([8 * 8 * 3, num_classes]) / 192)
+    tf.nn.softmax(logits, name="probabilities")
+  with open(path, "wb") as f:
+    f.write(graph.as_graph_def().SerializeToString())
+  return str(path)
+
+
+@pytest.fixture(scope="session")
+def small_graph_writer():
+  return write_small_graph
+
+
+@pytest.fixture(scope="session")
+def small_graph(tmp_path_factory):
+  return write_small_graph(tmp_path_factory.mktemp("small") / "small.pb")
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
   """{"data_dir", "graph"}: TFRecords (train/validation) and frozen graph."""
@@ -105,13 +132,14 @@ def tiny(tmp_path_factory):
   return {"data_dir": data_dir, "graph": graph, "root": root}
 
 
-# name -> (quantize, inference_input_type) of the variants the tests convert.
+# name -> (quantize, inference_input_type, lower_lrn) of the variants the
+# tests convert; the int8-input one also has its LRNs rewritten.
 VARIANTS = {
-    "float": ("none", None),
-    "dynamic": ("dynamic", None),
-    "float16": ("float16", None),
-    "int8_uint8_io": ("int8", "QUANTIZED_UINT8"),
-    "int8_int8_io": ("int8", "INT8"),
+    "float": ("none", None, False),
+    "dynamic": ("dynamic", None, False),
+    "float16": ("float16", None, False),
+    "int8_uint8_io": ("int8", "QUANTIZED_UINT8", False),
+    "int8_int8_io": ("int8", "INT8", True),
 }
 
 
@@ -120,12 +148,12 @@ def converted(tiny):
   """Converts each VARIANT once; returns name -> convert_frozen_graph info."""
   from alexnet.lite import convert  # pylint: disable=g-import-not-at-top
   infos = {}
-  for name, (quantize, input_type) in VARIANTS.items():
+  for name, (quantize, input_type, lower_lrn) in VARIANTS.items():
     out_dir = tiny["root"] / name
     out_dir.mkdir()
     infos[name] = convert.convert_frozen_graph(
         tiny["graph"], str(out_dir / "model.tflite"), quantize=quantize,
-        inference_input_type=input_type,
+        inference_input_type=input_type, lower_lrn=lower_lrn,
         representative_data=tiny["data_dir"], representative_samples=24)
   return infos
 

@@ -12,27 +12,11 @@ from alexnet.lite import evaluate
 from alexnet.lite import metadata
 
 
-def _write_graph(path, build):
-  """Freezes build(images) -> probabilities over an 8x8 input into `path`."""
-  graph = tf.Graph()
-  with graph.as_default():
-    images = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="input")
-    tf.identity(build(images), name="probabilities")
-  with open(path, "wb") as f:
-    f.write(graph.as_graph_def().SerializeToString())
-  return str(path)
-
-
-def _classifier(num_classes):
-  def build(images):
-    flat = tf.reshape(images, [-1, 192])
-    return tf.nn.softmax(tf.matmul(flat, tf.ones([192, num_classes]) / 192))
-  return build
-
-
-def test_unconvertible_op_names_op_and_node(tool, tmp_path):
-  graph = _write_graph(tmp_path / "bad.pb", lambda x: _classifier(43)(
-      tf.math.igamma(x, x + 1.0, name="odd/igamma")))
+def test_unconvertible_op_names_op_and_node(tool, small_graph_writer,
+                                            tmp_path):
+  graph = small_graph_writer(
+      tmp_path / "bad.pb",
+      preprocess=lambda x: tf.math.igamma(x, x + 1.0, name="odd/igamma"))
   out = tmp_path / "m.tflite"
   result = tool("convert", f"--input_file={graph}", f"--output_file={out}",
                 check=False)
@@ -43,8 +27,9 @@ def test_unconvertible_op_names_op_and_node(tool, tmp_path):
   assert not out.exists()
 
 
-def test_representative_data_with_other_class_count(tiny, tmp_path):
-  graph = _write_graph(tmp_path / "five.pb", _classifier(5))
+def test_representative_data_with_other_class_count(tiny, small_graph_writer,
+                                                    tmp_path):
+  graph = small_graph_writer(tmp_path / "five.pb", num_classes=5)
   with pytest.raises(UserError, match="43 classes but the model outputs 5"):
     convert.convert_frozen_graph(graph, str(tmp_path / "m.tflite"),
                                  quantize="int8",

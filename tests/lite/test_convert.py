@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from alexnet import metrics
 from alexnet.lite import evaluate
+from alexnet.lite import graphs
+from alexnet.lite import lower_lrn
 from alexnet.lite import interpreter
 from alexnet.signnames import NUM_CLASSES, SIGN_NAMES
 
@@ -76,22 +79,46 @@ def test_integer_input_takes_raw_pixels(name, dtype, zero_point, converted,
 def test_int8_reports_lrn_float_fallback(converted):
   """LRN has no integer kernel: the converter keeps it in float."""
   info = converted["int8_uint8_io"]
-  assert "LOCAL_RESPONSE_NORMALIZATION" in info["float_fallback_ops"]
+  assert info["float_fallback_ops"] == ["LOCAL_RESPONSE_NORMALIZATION"]
+  assert info["lowered_lrn"] == []
   assert "CONV_2D:int8" in info["ops"]
   assert "FULLY_CONNECTED:int8" in info["ops"]
   assert converted["float"]["float_fallback_ops"] == []
   assert "FULLY_CONNECTED:hybrid" in converted["dynamic"]["ops"]
 
 
-def test_convert_tool_takes_old_toco_recipe(tool, tiny, tmp_path):
+def test_lowered_lrn_leaves_no_float_op(converted):
+  info = converted["int8_int8_io"]
+  assert [n.rsplit("/", 1)[-1] for n in info["lowered_lrn"]] == ["lrn1", "lrn2"]
+  assert info["float_fallback_ops"] == []
+  assert "LOCAL_RESPONSE_NORMALIZATION" not in info["ops"]
+  assert "RSQRT:int8" in info["ops"]
+
+
+def test_lowered_lrn_matches_lrn_in_float(tiny, validation):
+  """The rewrite computes the same function as the LRN op it replaces."""
+  graph_def = graphs.read_graph_def(tiny["graph"])
+  lowered, names = lower_lrn.lower_lrn(graph_def)
+  assert names and not any(n.op == "LRN" for n in lowered.node)
+  images = validation[0][:4]
+  outputs = []
+  for g in (graph_def, lowered):
+    graph = graphs.import_graph(g)
+    with tf.compat.v1.Session(graph=graph) as sess:
+      outputs.append(sess.run(f"{names[0]}:0", {"input:0": images}))
+  np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-4, atol=1e-5)
+
+
+def test_convert_tool_takes_old_toco_recipe(tool, tiny, small_graph,
+                                           tmp_path):
   out = tmp_path / "m.tflite"
-  result = tool("convert", f"--input_file={tiny['graph']}",
+  result = tool("convert", f"--input_file={small_graph}",
                 f"--output_file={out}", "--input_arrays=input",
-                "--output_arrays=probabilities", "--input_shapes=1,67,67,3",
+                "--output_arrays=probabilities", "--input_shapes=1,8,8,3",
                 "--inference_type=QUANTIZED_UINT8",
                 f"--representative_data={tiny['data_dir']}",
                 "--representative_samples=8")
-  assert "input: uint8 [1, 67, 67, 3] scale=1 zero_point=0" in result.stdout
+  assert "input: uint8 [1, 8, 8, 3] scale=1 zero_point=0" in result.stdout
   info = interpreter.io_quantization(interpreter.load(str(out)))
   assert info["output"]["dtype"] == "uint8"
   labels = (tmp_path / "labels.txt").read_text().splitlines()
