@@ -1,12 +1,20 @@
-"""tools/freeze.py, summarize.py and transform.py as a user runs them."""
+"""scripts/convert.sh and tools/freeze.py, summarize.py, transform.py as a
+user runs them."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from alexnet.graph_tools import graph_io
+from alexnet.nets import alexnet
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -26,28 +34,40 @@ def exported(tmp_path):
   return tmp_path, checkpoint
 
 
-def test_freeze_summarize_transform(tool, exported, helpers):
-  tmp, checkpoint = exported
-  tool("freeze", f"--input_graph={tmp}/graph.pbtxt", "--input_binary=false",
-       f"--input_checkpoint={checkpoint}", f"--output_graph={tmp}/frozen.pb",
-       "--output_node_names=probabilities", "--restore_op_name=save/x")
-  summary = tool("summarize", f"--in_graph={tmp}/frozen.pb").stdout
-  assert "(name=input, type=float(1), shape=[?,4])" in summary
-  assert "(name=probabilities, op=Softmax)" in summary
-  command = summary.strip().splitlines()[-1]
-  assert command.startswith("python tools/transform.py")
-  proc = tool("transform", f"--in_graph={tmp}/frozen.pb",
-              f"--out_graph={tmp}/out.pb", "--inputs=input",
-              "--outputs=probabilities",
-              "--transforms=remove_nodes(op=Identity)\n  obfuscate_names")
-  assert "wrote" in proc.stdout
-  out = graph_io.load_graph_def(str(tmp / "out.pb"))
-  assert "Identity" not in helpers.op_counts(out)
-  frozen = graph_io.load_graph_def(str(tmp / "frozen.pb"))
-  feeds = {"input:0": np.ones((2, 4), np.float32)}
-  np.testing.assert_allclose(
-      helpers.run_graph(out, feeds, "probabilities:0"),
-      helpers.run_graph(frozen, feeds, "probabilities:0"), rtol=1e-6)
+def test_convert_sh_chain(tmp_path, helpers):
+  """scripts/convert.sh: freeze -> summarize -> transform -> .tflite."""
+  graph = tf.Graph()
+  with graph.as_default():
+    logits, _ = alexnet.alexnet(alexnet.input_placeholder(67))
+    alexnet.inference_outputs(logits)
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      checkpoint = saver.save(session, str(tmp_path / "model.ckpt"))
+  graph_io.save_graph_def(graph.as_graph_def(), str(tmp_path / "graph.pb"))
+  out = {name: str(tmp_path / name) for name in
+         ("frozen.pb", "model.tflite", "transformed.pb")}
+  proc = subprocess.run(
+      [os.path.join(REPO, "scripts", "convert.sh"), str(tmp_path / "graph.pb"),
+       checkpoint, "true", out["frozen.pb"], "input", "probabilities",
+       out["model.tflite"], "FLOAT", "FLOAT", out["transformed.pb"]],
+      capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, INPUT_SHAPE="1,67,67,3", PYTHON=sys.executable))
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert "Found 1 possible inputs: (name=input" in proc.stdout
+  frozen = graph_io.load_graph_def(out["frozen.pb"])
+  transformed = graph_io.load_graph_def(out["transformed.pb"])
+  assert "Identity" not in helpers.op_counts(transformed)
+  assert {"input", "probabilities"} <= {n.name for n in transformed.node}
+  image = np.random.RandomState(0).uniform(0, 255, (1, 67, 67, 3))
+  image = image.astype(np.float32)
+  want = helpers.run_graph(frozen, {"input:0": image}, "probabilities:0")
+  interpreter = Interpreter(model_path=out["model.tflite"])
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+  interpreter.invoke()
+  got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  np.testing.assert_allclose(got, want, atol=0.02)
 
 
 def test_bad_inputs_give_one_line_and_no_output(tool, exported, tmp_path):

@@ -1,8 +1,11 @@
 """quantize_weights against the C++ reference; the result runs in TF 2.21."""
 
 import numpy as np
+import pytest
+import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
+from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import graph_utils
 
 
@@ -35,3 +38,14 @@ def test_small_minimum_runs_and_stays_within_a_step(golden, helpers):
   # Each weight is off by at most half a step of its range; through two
   # 40- and 74-long dot products on inputs in [-1, 1] the output stays close.
   assert np.abs(got - want).max() < 0.5
+
+
+def test_tflite_converter_rejects_dequantize(golden, tmp_path):
+  # What docs/graph_transforms.md states: builtin-only conversion fails on
+  # the tf.Dequantize ops this transform inserts.
+  path = tmp_path / "q.pb"
+  graph_io.save_graph_def(golden("quantize_weights").ours(), str(path))
+  converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+      str(path), ["x"], ["out"], {"x": [1, 40]})
+  with pytest.raises(Exception, match="Dequantize"):
+    converter.convert()
