@@ -16,6 +16,7 @@ the track (-1 for test images) and the ROI in the written image's pixels.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import csv
 import functools
@@ -187,8 +188,13 @@ def _worker_map(num_workers, num_jobs):
   if num_workers <= 1 or num_jobs < _MIN_JOBS_PER_POOL:
     yield map
     return
-  with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
-    yield functools.partial(pool.imap, chunksize=64)
+  pool = concurrent.futures.ProcessPoolExecutor(
+      num_workers, mp_context=multiprocessing.get_context("spawn"))
+  try:
+    yield functools.partial(pool.map, chunksize=64)
+  finally:
+    # On an error, drop the queued work rather than finish it.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_separate(input_dir, output_dir):
