@@ -1,0 +1,141 @@
+"""tools/pipeline.py end to end on a tiny configuration of the synthetic data.
+
+One run is interrupted (SIGKILL during training) and resumed to completion;
+the tests then check its artifacts, its report against the artifacts, and
+that a third run skips every stage.
+"""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from alexnet.lite import evaluate as lite_evaluate
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+TINY = ["--tracks_per_class=2", "--frames_per_track=2", "--epochs=1",
+        "--latency_runs=2"]
+STAGES = ("data", "convert", "tfrecords", "train", "evaluate", "export",
+          "freeze", "summarize", "transform", "tflite", "compare", "report")
+
+
+def pipeline_command(run_dir, *extra):
+  return [sys.executable, os.path.join(REPO_ROOT, "tools", "pipeline.py"),
+          f"--output_dir={run_dir}", *TINY, *extra]
+
+
+def run_pipeline(run_dir, *extra):
+  proc = subprocess.run(pipeline_command(run_dir, *extra), cwd=REPO_ROOT,
+                        capture_output=True, text=True, timeout=900)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  """(run dir, stdout of the resumed run) after a kill during training."""
+  run_dir = str(tmp_path_factory.mktemp("pipeline") / "run")
+  proc = subprocess.Popen(pipeline_command(run_dir), cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True)
+  for line in proc.stdout:
+    if "train: started" in line:
+      proc.send_signal(signal.SIGKILL)
+      break
+  proc.wait(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+  assert not os.path.exists(os.path.join(run_dir, "stages", "train.json"))
+  return run_dir, run_pipeline(run_dir)
+
+
+def test_interrupted_run_resumes_after_complete_stages(run):
+  _, out = run
+  for stage in ("data", "convert", "tfrecords"):
+    assert re.search(rf"\] {stage}: complete, skipped", out), out
+  for stage in STAGES[3:]:
+    assert re.search(rf"\] {stage}: done in", out), out
+
+
+def test_every_artifact_exists(run):
+  run_dir, _ = run
+  expected = [
+      "report.md", "report.html", "pipeline.log", "comparison.md",
+      "comparison.csv", "sample_predictions.png", "data/contact_sheet.png",
+      "tfrecords/manifest.json", "model/model_config.json", "model/checkpoint",
+      "model/export/inference_graph.pb", "model/export/saved_model",
+      "evaluation/report.json", "evaluation/confusion_matrix.png",
+      "evaluation/loss_per_batch.png", "evaluation/loss_per_epoch.png",
+      "evaluation/accuracy_per_epoch.png", "graphs/frozen.pb",
+      "graphs/summary.txt", "graphs/transformed.pb",
+      "tflite/alexnet_float.tflite", "tflite/alexnet_dynamic.tflite",
+      "tflite/alexnet_float16.tflite", "tflite/alexnet_int8.tflite",
+      "tflite/labels.txt",
+  ] + [f"stages/{s}.json" for s in STAGES]
+  missing = [p for p in expected if not os.path.exists(os.path.join(run_dir, p))]
+  assert not missing
+  assert any(f.startswith("events.out.tfevents")
+             for f in os.listdir(os.path.join(run_dir, "model")))
+  report = open(os.path.join(run_dir, "report.md")).read()
+  for figure in ("contact_sheet.png", "confusion_matrix.png",
+                 "sample_predictions.png", "loss_per_batch.png"):
+    assert figure in report
+
+
+def test_report_numbers_match_artifacts(run):
+  run_dir, _ = run
+  report = open(os.path.join(run_dir, "report.md")).read()
+  evaluation = json.load(open(os.path.join(run_dir, "evaluation",
+                                           "report.json")))
+  top1 = float(re.search(r"top-1 \*\*([0-9.]+)%\*\*", report).group(1))
+  assert top1 == pytest.approx(100 * evaluation["top1"], abs=0.006)
+  rows = {r["name"]: r for r in csv.DictReader(
+      open(os.path.join(run_dir, "comparison.csv")))}
+  assert set(rows) == {"frozen", "transformed", "tflite_float",
+                       "tflite_dynamic", "tflite_float16", "tflite_int8"}
+  # Re-evaluate one model from its file and compare with the table.
+  result = lite_evaluate.evaluate_tflite(
+      os.path.join(run_dir, "tflite", "alexnet_int8.tflite"),
+      os.path.join(run_dir, "tfrecords"), "validation", latency_runs=0)
+  assert float(rows["tflite_int8"]["top1"]) == pytest.approx(
+      result["report"]["top1"])
+  int8_line = next(l for l in report.splitlines()
+                   if l.startswith("| tflite_int8 |"))
+  assert f"{result['report']['top1']:.4f}" in int8_line
+  size_mb = os.path.getsize(os.path.join(run_dir, "tflite",
+                                         "alexnet_int8.tflite")) / 2**20
+  assert float(rows["tflite_int8"]["size_mb"]) == pytest.approx(size_mb)
+
+
+def test_second_run_skips_every_stage(run):
+  run_dir, _ = run
+  report = os.path.join(run_dir, "report.md")
+  before = os.path.getmtime(report)
+  out = run_pipeline(run_dir)
+  assert out.count("complete, skipped") == len(STAGES), out
+  assert os.path.getmtime(report) == before
+
+
+def test_data_that_is_not_gtsrb_is_one_line_error(tmp_path, tool):
+  (tmp_path / "notgtsrb").mkdir()
+  (tmp_path / "notgtsrb" / "a.txt").write_text("x")
+  proc = tool("pipeline", f"--output_dir={tmp_path / 'run'}",
+              f"--data={tmp_path / 'notgtsrb'}", check=False)
+  assert proc.returncode == 1
+  lines = proc.stderr.strip().splitlines()
+  assert lines[-1].startswith("error:") and "GTSRB" in lines[-1]
+  assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_dir_is_one_line_error(tmp_path, tool):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a directory")
+  proc = tool("pipeline", f"--output_dir={blocker / 'run'}", check=False)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1].startswith("error:")
+  assert "Traceback" not in proc.stderr
