@@ -6,6 +6,10 @@
   python tools/evaluate.py --model_dir=runs/alexnet \\
       --test_dir=GTSRB/Final_Test/Images
 
+  # A .tflite model (or a frozen .pb), with size, latency and agreement:
+  python tools/evaluate.py --model=alexnet_int8.tflite --data_dir=data/tfrecords \\
+      [--reference_model=frozen.pb] [--latency_runs=50]
+
 Prints the report (per-class accuracy with sign names) and writes into
 --output_dir (default MODEL_DIR/evaluation_SPLIT): report.json, report.txt,
 confusion_matrix.png and the training curves (loss per batch and epoch,
@@ -14,8 +18,13 @@ validation accuracy per epoch) from the model's train_log.jsonl.
 
 from absl import app, flags
 
+import json
+import os
+
 from alexnet import metrics, model_evaluation
-from alexnet.errors import exit_on_user_error
+from alexnet.errors import UserError, exit_on_user_error
+from alexnet.fileio import atomic_write
+from alexnet.lite import compare
 from alexnet.model_fn import load_model_config
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
@@ -29,14 +38,71 @@ flags.DEFINE_string("output_dir", None, "Where the report and plots go "
                     "(default: MODEL_DIR/evaluation_SPLIT).")
 flags.DEFINE_integer("batch_size", 64, "Images per batch.")
 flags.DEFINE_integer("num_threads", 0, "Op threads (0: all cores).")
-flags.mark_flag_as_required("model_dir")
+flags.DEFINE_string("model", None, "A .tflite model or frozen .pb graph to "
+                    "evaluate instead of --model_dir's checkpoint.")
+flags.DEFINE_string("reference_model", None, "With --model: the float model "
+                    "(frozen .pb or .tflite) to report top-1 agreement with.")
+flags.DEFINE_integer("latency_runs", 50, "With --model: timed runs per thread "
+                     "count at batch 1, after warm-up (0: no latency).")
 FLAGS = flags.FLAGS
+
+
+def _model_file_report():
+  """Report of --model on --data_dir, plus size, agreement and latency."""
+  if not FLAGS.data_dir:
+    raise UserError("--model needs --data_dir=TFRECORDS (with --split)")
+  reference = None
+  if FLAGS.reference_model:
+    reference = compare.evaluate_model(
+        FLAGS.reference_model, FLAGS.data_dir, FLAGS.split, None,
+        latency_runs=0, threads=(), limit=None)["probabilities"]
+  result = compare.evaluate_model(FLAGS.model, FLAGS.data_dir, FLAGS.split,
+                                  reference, FLAGS.latency_runs, (1, 2), None)
+  summary = {"model": FLAGS.model, "split": FLAGS.split,
+             "size_bytes": result["size_bytes"],
+             "gzip_bytes": result["gzip_bytes"],
+             "agreement": result["agreement"],
+             "latency_ms": result["latency"],
+             "float_fallback_ops": result.get("float_fallback_ops", [])}
+  return result["report"], summary
+
+
+def _print_summary(summary):
+  print(f"size {summary['size_bytes'] / 2**20:.2f} MiB, gzipped "
+        f"{summary['gzip_bytes'] / 2**20:.2f} MiB")
+  if summary["agreement"] is not None:
+    print(f"top-1 agreement with {FLAGS.reference_model}: "
+          f"{summary['agreement']:.2%}")
+  for threads, stats in summary["latency_ms"].items():
+    print(f"latency at batch 1, {threads} thread(s): median "
+          f"{stats['median_ms']:.2f} ms, p90 {stats['p90_ms']:.2f} ms")
+  if summary["float_fallback_ops"]:
+    print("ops running float kernels in a quantized model: "
+          + " ".join(summary["float_fallback_ops"]))
+
+
+def _main_model_file():
+  report, summary = _model_file_report()
+  output_dir = FLAGS.output_dir or os.path.join(
+      os.path.dirname(os.path.abspath(FLAGS.model)),
+      f"evaluation_{os.path.splitext(os.path.basename(FLAGS.model))[0]}_"
+      f"{FLAGS.split}")
+  class_names = [c["name"] for c in report["per_class"]]
+  written = model_evaluation.write_report(report, class_names, output_dir)
+  atomic_write(os.path.join(output_dir, "model_summary.json"),
+               json.dumps(summary, indent=2) + "\n")
+  print(metrics.format_report(report))
+  _print_summary(summary)
+  print(f"wrote {', '.join(written + ['model_summary.json'])} to {output_dir}")
 
 
 def main(argv):
   del argv
-  # A --model=FILE.tflite branch belongs here: any function returning a
-  # metrics.classification_report for the same set can replace this call.
+  if FLAGS.model:
+    return _main_model_file()
+  if not FLAGS.model_dir:
+    raise UserError("pass --model_dir=DIR (a trained model) or "
+                    "--model=FILE.tflite")
   report = model_evaluation.checkpoint_report(
       FLAGS.model_dir, FLAGS.data_dir, FLAGS.split, FLAGS.test_dir,
       FLAGS.checkpoint, FLAGS.batch_size, FLAGS.num_threads)

@@ -139,3 +139,21 @@ def test_unwritable_output_dir_is_one_line_error(tmp_path, tool):
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines()[-1].startswith("error:")
   assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_tool_on_tflite_matches_comparison(run, tool, tmp_path):
+  run_dir, _ = run
+  out = tmp_path / "eval"
+  tool("evaluate", f"--model={run_dir}/tflite/alexnet_int8.tflite",
+       f"--data_dir={run_dir}/tfrecords",
+       f"--reference_model={run_dir}/graphs/frozen.pb", "--latency_runs=2",
+       f"--output_dir={out}")
+  summary = json.load(open(out / "model_summary.json"))
+  report = json.load(open(out / "report.json"))
+  rows = {r["name"]: r for r in csv.DictReader(
+      open(os.path.join(run_dir, "comparison.csv")))}
+  assert report["top1"] == pytest.approx(float(rows["tflite_int8"]["top1"]))
+  assert summary["agreement"] == pytest.approx(
+      float(rows["tflite_int8"]["agreement"]))
+  assert set(summary["latency_ms"]) == {"1", "2"}
+  assert (out / "confusion_matrix.png").stat().st_size > 0
