@@ -160,7 +160,7 @@ def download_file(url, path, checksum=None, retries=5, timeout=60):
 
 
 def _member_target(name):
-  """Where a member goes below DIR/GTSRB, or None for directories."""
+  """Path parts of a member below DIR/GTSRB; None if it names no file."""
   parts = name.replace("\\", "/").split("/")
   if parts[0] == ROOT_DIR:
     parts = parts[1:]
