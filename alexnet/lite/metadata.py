@@ -82,6 +82,29 @@ def _floats(b, values):
   return b.CreateNumpyVector(np.asarray(values, dtype=np.float32))
 
 
+def _stats(b, low, high):
+  high_v, low_v = _floats(b, [high]), _floats(b, [low])
+  return _table(b, [(_STATS["max"], "offset", high_v),
+                    (_STATS["min"], "offset", low_v)])
+
+
+def _content(b, properties_type, properties):
+  return _table(b, [(_CONTENT["properties_type"], "uint", properties_type),
+                    (_CONTENT["properties"], "offset", properties)])
+
+
+def _tensor(b, name, description, content, stats, **vectors):
+  """A TensorMetadata; `vectors` maps process_units/associated_files to
+  vector offsets."""
+  name_s, description_s = b.CreateString(name), b.CreateString(description)
+  fields = [(_TENSOR["name"], "offset", name_s),
+            (_TENSOR["description"], "offset", description_s),
+            (_TENSOR["content"], "offset", content),
+            (_TENSOR["stats"], "offset", stats)]
+  fields += [(_TENSOR[k], "offset", v) for k, v in vectors.items()]
+  return _table(b, fields)
+
+
 def build_metadata(name, description, labels_count, mean, std, input_min,
                    input_max, input_description, output_description):
   """Serializes the ModelMetadata flatbuffer of an image classifier."""
@@ -91,8 +114,7 @@ def build_metadata(name, description, labels_count, mean, std, input_min,
   # Input: an RGB image, normalized by (x - mean) / std before feeding.
   image_props = _table(b, [(_IMAGE_PROPERTIES["color_space"], "byte",
                             _COLOR_SPACE_RGB)])
-  in_content = _table(b, [(_CONTENT["properties_type"], "uint", _CONTENT_IMAGE),
-                          (_CONTENT["properties"], "offset", image_props)])
+  in_content = _content(b, _CONTENT_IMAGE, image_props)
   mean_v, std_v = _floats(b, mean), _floats(b, std)
   norm = _table(b, [(_NORMALIZATION["mean"], "offset", mean_v),
                     (_NORMALIZATION["std"], "offset", std_v)])
@@ -100,24 +122,11 @@ def build_metadata(name, description, labels_count, mean, std, input_min,
                      _PROCESS_NORMALIZATION),
                     (_PROCESS_UNIT["options"], "offset", norm)])
   units = _offsets_vector(b, [unit])
-  in_max, in_min = _floats(b, [input_max]), _floats(b, [input_min])
-  in_stats = _table(b, [(_STATS["max"], "offset", in_max),
-                        (_STATS["min"], "offset", in_min)])
-  in_name, in_desc = s("image"), s(input_description)
-  input_meta = _table(b, [(_TENSOR["name"], "offset", in_name),
-                          (_TENSOR["description"], "offset", in_desc),
-                          (_TENSOR["content"], "offset", in_content),
-                          (_TENSOR["process_units"], "offset", units),
-                          (_TENSOR["stats"], "offset", in_stats)])
+  input_meta = _tensor(b, "image", input_description, in_content,
+                       _stats(b, input_min, input_max), process_units=units)
 
   # Output: per-class probabilities, labelled by labels.txt.
-  feature = _table(b, [])
-  out_content = _table(b, [(_CONTENT["properties_type"], "uint",
-                            _CONTENT_FEATURE),
-                           (_CONTENT["properties"], "offset", feature)])
-  out_max, out_min = _floats(b, [1.0]), _floats(b, [0.0])
-  out_stats = _table(b, [(_STATS["max"], "offset", out_max),
-                         (_STATS["min"], "offset", out_min)])
+  out_content = _content(b, _CONTENT_FEATURE, _table(b, []))
   file_name = s(LABELS_FILE)
   file_desc = s(f"{labels_count} class labels, one per output index")
   labels = _table(b, [(_ASSOCIATED_FILE["name"], "offset", file_name),
@@ -125,12 +134,8 @@ def build_metadata(name, description, labels_count, mean, std, input_min,
                       (_ASSOCIATED_FILE["type"], "byte",
                        _LABELS_TYPE_TENSOR_AXIS_LABELS)])
   files = _offsets_vector(b, [labels])
-  out_name, out_desc = s("probability"), s(output_description)
-  output_meta = _table(b, [(_TENSOR["name"], "offset", out_name),
-                           (_TENSOR["description"], "offset", out_desc),
-                           (_TENSOR["content"], "offset", out_content),
-                           (_TENSOR["stats"], "offset", out_stats),
-                           (_TENSOR["associated_files"], "offset", files)])
+  output_meta = _tensor(b, "probability", output_description, out_content,
+                        _stats(b, 0.0, 1.0), associated_files=files)
 
   inputs, outputs = (_offsets_vector(b, [input_meta]),
                      _offsets_vector(b, [output_meta]))
