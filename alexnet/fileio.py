@@ -69,9 +69,15 @@ def atomic_dir(path, overwrite=False):
   tmp = _tmp_sibling(path, is_dir=True)
   try:
     yield tmp
+    old = None
     if os.path.exists(path):
-      shutil.rmtree(path)
+      # Swap first, delete after: the new result is in place at once and a
+      # slow delete of a large old tree can't leave `path` half-removed.
+      old = tmp + ".old"
+      os.replace(path, old)
     os.replace(tmp, path)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
+  if old:
+    shutil.rmtree(old, ignore_errors=True)
