@@ -2,6 +2,7 @@
 
   python benchmarks/bench_transform.py [--frozen=/tmp/alexnet227_frozen.pb]
       [--reference_python=/work/venv-tf212/bin/python] [--repeats=1]
+      [--checkpoint=runs/x/model.ckpt-N --image_size=67]
 
 Makes (once) a frozen random-init AlexNet at 227x227 (~234 MB) with the
 network function and our freeze, then runs the original project's transform
@@ -11,7 +12,8 @@ transform_graph (tensorflow-cpu 2.12.0 wheel in a separate venv, see
 tests/graph_tools/golden/make_golden.py). For each it prints wall seconds
 (whole process, and load / transform / save phases), peak RSS, and peak RSS
 above the process's footprint right after importing TensorFlow. Finally it
-measures what round_weights(num_steps=256) does to the gzipped size.
+measures what round_weights(num_steps=256) does to the gzipped size
+(gzip -6, the default, and -9).
 """
 
 import argparse
@@ -23,14 +25,9 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORIGINAL_LIST = (
-    'strip_unused_nodes(type=float, shape="1,227,227,3") '
-    "remove_nodes(op=Identity, op=CheckNumerics) "
-    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
-    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
-    "fold_batch_norms")
+from alexnet.graph_tools import registry
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Both workers print one JSON line of phase timings and RSS figures.
 _RSS = """
 def rss_mb():
@@ -77,8 +74,9 @@ print(json.dumps(dict(import_s=imported - start, load_s=loaded - imported,
 """
 
 
-def make_frozen(path):
-  """Builds and freezes a random-init AlexNet at 227x227 into `path`."""
+def make_frozen(path, image_size=227, checkpoint=None):
+  """Builds and freezes an AlexNet into `path`: random init, or the values of
+  a training checkpoint (LRN variant, as train.py's default)."""
   import tensorflow as tf
   from alexnet.graph_tools import freeze
   from alexnet.graph_tools import graph_io
@@ -86,12 +84,13 @@ def make_frozen(path):
   with tempfile.TemporaryDirectory() as tmp:
     graph = tf.Graph()
     with graph.as_default():
-      logits, _ = alexnet.alexnet(alexnet.input_placeholder(227))
+      logits, _ = alexnet.alexnet(alexnet.input_placeholder(image_size))
       alexnet.inference_outputs(logits)
       saver = tf.compat.v1.train.Saver()
       with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
-        checkpoint = saver.save(session, os.path.join(tmp, "model.ckpt"))
+        checkpoint = checkpoint or saver.save(
+            session, os.path.join(tmp, "model.ckpt"))
     frozen = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
                                      ["probabilities", "classes"])
     graph_io.save_graph_def(frozen, path)
@@ -115,9 +114,9 @@ def run_worker(python, code, args):
   return phases, wall, usage.ru_maxrss / 1024
 
 
-def gzip_size(path):
+def gzip_size(path, level):
   with open(path, "rb") as f:
-    return len(gzip.compress(f.read(), compresslevel=6))
+    return len(gzip.compress(f.read(), compresslevel=level))
 
 
 def main():
@@ -126,10 +125,15 @@ def main():
   parser.add_argument("--reference_python",
                       default="/work/venv-tf212/bin/python")
   parser.add_argument("--repeats", type=int, default=1)
+  parser.add_argument("--checkpoint", default=None,
+                      help="freeze these trained values instead of random "
+                      "init (when --frozen does not exist yet)")
+  parser.add_argument("--image_size", type=int, default=227)
   args = parser.parse_args()
   if not os.path.exists(args.frozen):
-    print(f"making {args.frozen} (random-init AlexNet 227x227, frozen)")
-    make_frozen(args.frozen)
+    print(f"making {args.frozen} (AlexNet {args.image_size}x"
+          f"{args.image_size}, {args.checkpoint or 'random init'}, frozen)")
+    make_frozen(args.frozen, args.image_size, args.checkpoint)
   size_mb = os.path.getsize(args.frozen) / 2**20
   print(f"frozen graph: {args.frozen}, {size_mb:.1f} MB")
   out_dir = tempfile.mkdtemp(prefix="bench_transform_")
@@ -144,7 +148,7 @@ def main():
     for name, python, code in workers:
       out = os.path.join(out_dir, f"{name.split()[0]}_{repeat}.pb")
       phases, wall, peak = run_worker(python, code,
-                                      [args.frozen, out, ORIGINAL_LIST])
+                                      [args.frozen, out, registry.ORIGINAL_TRANSFORMS])
       print(f"{name:<15} {wall:7.2f} {phases['load_s']:7.2f} "
             f"{phases['transform_s']:8.2f} {phases['save_s']:7.2f} "
             f"{peak:8.0f} {peak / size_mb:6.2f} "
@@ -152,9 +156,11 @@ def main():
   rounded = os.path.join(out_dir, "rounded.pb")
   run_worker(sys.executable, OURS,
              [args.frozen, rounded, "round_weights(num_steps=256)"])
-  before, after = gzip_size(args.frozen), gzip_size(rounded)
-  print(f"gzip: original {before / 2**20:.1f} MB, round_weights(256) "
-        f"{after / 2**20:.1f} MB: {100 * (1 - after / before):.1f}% smaller")
+  for level in (6, 9):
+    before, after = gzip_size(args.frozen, level), gzip_size(rounded, level)
+    print(f"gzip -{level}: original {before / 2**20:.1f} MB, "
+          f"round_weights(256) {after / 2**20:.1f} MB: "
+          f"{100 * (1 - after / before):.1f}% smaller")
   print(f"outputs left in {out_dir}")
 
 

@@ -12,6 +12,20 @@ from alexnet.graph_tools import graph_utils
 WEIGHTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
 
 
+def fold_until_stable(fold_once, graph_def, context):
+  """Runs fold_once(graph_def, protected, tensors) until it changes nothing.
+
+  Matches can share nodes, so one pass may leave folds for the next.
+  `protected` are the requested inputs and outputs, which must survive
+  under their names.
+  """
+  protected = {graph_utils.node_name(n)
+               for n in context.input_names + context.output_names}
+  while fold_once(graph_def, protected, context.tensors):
+    pass
+  return graph_def
+
+
 def output_channels(op, weights_shape):
   """How many per-channel scales the weights of `op` take."""
   if op == "DepthwiseConv2dNative":

@@ -22,19 +22,6 @@ _REF_VARIABLES = ("Variable", "VariableV2")
 _RESOURCE_VARIABLES = ("VarHandleOp",)
 
 
-def _reachable(graph_def, output_names):
-  nodes = graph_utils.node_map(graph_def)
-  seen = set()
-  pending = [graph_utils.node_name(n) for n in output_names]
-  while pending:
-    name = pending.pop()
-    if name in seen:
-      continue
-    seen.add(name)
-    pending.extend(graph_utils.node_name(i) for i in nodes[name].input)
-  return seen
-
-
 def _checkpoint_key(node):
   """The name the Saver stored the variable under."""
   if (node.op in _RESOURCE_VARIABLES and "shared_name" in node.attr and
@@ -80,7 +67,7 @@ def freeze_graph_def(graph_def, checkpoint_path, output_node_names,
   blacklist = set(variable_names_blacklist) if variable_names_blacklist \
       is not None else None
   reader = _open_checkpoint(checkpoint_path)
-  keep = _reachable(graph_def, output_node_names)
+  keep = graph_utils.needed_nodes(graph_def, output_node_names)
   frozen = tf.compat.v1.GraphDef()
   frozen.versions.CopyFrom(graph_def.versions)
   if graph_def.HasField("library"):

@@ -53,6 +53,29 @@ def consumers(graph_def):
   return result
 
 
+def needed_nodes(graph_def, outputs, stop=()):
+  """Names of the nodes `outputs` depend on (themselves included), not
+  looking past the nodes in `stop` (which are included when reached).
+
+  Raises KeyError naming the first node that is not in the graph.
+  """
+  nodes = node_map(graph_def)
+  stop = set(stop)
+  needed = set()
+  pending = [node_name(o) for o in outputs]
+  while pending:
+    name = pending.pop()
+    if name in needed:
+      continue
+    needed.add(name)
+    if name in stop:
+      continue
+    if name not in nodes:
+      raise KeyError(name)
+    pending.extend(node_name(i) for i in nodes[name].input)
+  return needed
+
+
 def copy_without_nodes(graph_def):
   """A GraphDef with everything of `graph_def` but its nodes."""
   copy = type(graph_def)()

@@ -32,6 +32,14 @@ TRANSFORM_NAMES = (
     "strip_unused_nodes",
 )
 
+# The original project's list (scripts/convert.sh spells it out too).
+ORIGINAL_TRANSFORMS = (
+    'strip_unused_nodes(type=float, shape="1,227,227,3") '
+    "remove_nodes(op=Identity, op=CheckNumerics) "
+    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
+    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
+    "fold_batch_norms")
+
 # Arguments each transform understands; `ignore_errors` is accepted by all.
 TRANSFORM_ARGS = {
     "add_default_attributes": (),

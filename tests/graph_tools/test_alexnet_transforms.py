@@ -16,14 +16,6 @@ from alexnet.graph_tools import tensor_store
 from alexnet.nets import alexnet
 
 SIZE = 67
-ORIGINAL_LIST = (
-    'strip_unused_nodes(type=float, shape="1,227,227,3") '
-    "remove_nodes(op=Identity, op=CheckNumerics) "
-    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
-    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
-    "fold_batch_norms")
-
-
 @pytest.fixture(scope="module")
 def frozen(tmp_path_factory, helpers):
   """normalization -> serialized frozen GraphDef (parsed fresh per use), and
@@ -85,8 +77,9 @@ def test_original_list_keeps_predictions(frozen, helpers, normalization):
   graph = _graph(frozen, normalization)
   want = frozen[normalization, "want"]
   out = registry.transform_graph(graph, ["input"], ["probabilities"],
-                                 ORIGINAL_LIST)
+                                 registry.ORIGINAL_TRANSFORMS)
   reference = _reference(helpers, f"{normalization}/original_list")
+  assert reference["transforms"] == registry.ORIGINAL_TRANSFORMS
   assert helpers.op_counts(out) == _v3_folded(reference["ops"])
   got = _predict(helpers, out)
   # round_weights moves every weight by up to half of 1/256 of its range.
@@ -138,7 +131,7 @@ def test_tensor_store_gives_the_same_graph(frozen, tmp_path):
   graph = graph_io.load_graph_def(str(path), tensors=tensors)
   assert any(tensor_store.MARKER in n.attr for n in graph.node)
   out = registry.transform_graph(graph, ["input"], ["probabilities"],
-                                 ORIGINAL_LIST, tensors)
+                                 registry.ORIGINAL_TRANSFORMS, tensors)
   plain = registry.transform_graph(_graph(frozen, "batch_norm"), ["input"],
-                                   ["probabilities"], ORIGINAL_LIST)
+                                   ["probabilities"], registry.ORIGINAL_TRANSFORMS)
   assert tensors.attached_copy(out) == plain

@@ -59,9 +59,4 @@ def _fold_once(graph_def, protected, tensors):
 
 
 def transform(graph_def, context):
-  # Requested inputs/outputs must survive under their names.
-  protected = {graph_utils.node_name(n)
-               for n in context.input_names + context.output_names}
-  while _fold_once(graph_def, protected, context.tensors):
-    pass
-  return graph_def
+  return folding.fold_until_stable(_fold_once, graph_def, context)

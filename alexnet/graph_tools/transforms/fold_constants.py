@@ -141,20 +141,9 @@ def _evaluate(graph_def, targets, max_bytes, tensors):
 
 def _prune(graph_def, context):
   """Keeps what the outputs need, stopping at the inputs (RemoveUnusedNodes)."""
-  nodes = graph_utils.node_map(graph_def)
-  stop = {graph_utils.node_name(i) for i in context.input_names}
-  used = set(stop)
-  visited = set()
-  pending = [graph_utils.node_name(o) for o in context.output_names]
-  while pending:
-    name = pending.pop()
-    if name in visited:
-      continue
-    visited.add(name)
-    used.add(name)
-    if name not in stop:
-      pending.extend(graph_utils.node_name(i) for i in nodes[name].input)
-  graph_utils.keep_nodes(graph_def, used)
+  inputs = {graph_utils.node_name(i) for i in context.input_names}
+  graph_utils.keep_nodes(graph_def, inputs | graph_utils.needed_nodes(
+      graph_def, context.output_names, inputs))
 
 
 def transform(graph_def, context):

@@ -71,23 +71,12 @@ def transform(graph_def, context):
   context.require_outputs()
   spec = _placeholder_spec(context)
   input_nodes = {graph_utils.node_name(i) for i in context.input_names}
-  nodes = graph_utils.node_map(graph_def)
-  required = set(input_nodes)
-  visited = set()
-  pending = [graph_utils.node_name(o) for o in context.output_names]
-  while pending:
-    name = pending.pop()
-    if name in visited:
-      continue
-    visited.add(name)
-    required.add(name)
-    if name in input_nodes:
-      continue
-    node = nodes.get(name)
-    if node is None:
-      raise TransformError(f"strip_unused_nodes: node '{name}' is not in "
-                           "the graph")
-    pending.extend(graph_utils.node_name(i) for i in node.input)
+  try:
+    required = input_nodes | graph_utils.needed_nodes(
+        graph_def, context.output_names, input_nodes)
+  except KeyError as e:
+    raise TransformError(f"strip_unused_nodes: node {e} is not in the "
+                         "graph") from None
   graph_utils.keep_nodes(graph_def, required)
   for node in graph_def.node:
     if node.name in input_nodes and node.op != "Placeholder":
