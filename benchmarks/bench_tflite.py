@@ -110,7 +110,8 @@ def main(argv):
                                 FLAGS.latency_runs, (1, 2), FLAGS.limit)
   md_path, _ = compare.write_tables(rows, FLAGS.work_dir,
                                     f"TFLite variants of {graph}")
-  print(open(md_path).read())
+  with open(md_path) as f:
+    print(f.read())
   paths = dict(models)
   image_size = interpreter.input_image_size(
       interpreter.load(paths["float"]), paths["float"])

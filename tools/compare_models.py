@@ -37,7 +37,8 @@ def main(argv):
                                 FLAGS.limit)
   md_path, csv_path = compare.write_tables(
       rows, FLAGS.output_dir, f"Model comparison on {FLAGS.split}")
-  print(open(md_path).read())
+  with open(md_path) as f:
+    print(f.read())
   print(f"wrote {md_path} and {csv_path}")
 
 
