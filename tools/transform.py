@@ -57,7 +57,7 @@ def main(argv):
   graph_def = graph_io.load_graph_def(FLAGS.in_graph, tensors=tensors)
   graph_def = registry.transform_graph(graph_def, _names(FLAGS.inputs),
                                        _names(FLAGS.outputs), transforms,
-                                       tensors)
+                                       tensors, progress=True)
   graph_io.save_graph_def(graph_def, FLAGS.out_graph,
                           as_text=FLAGS.output_as_text, tensors=tensors)
   print(f"wrote {FLAGS.out_graph} ({len(graph_def.node)} nodes)")

@@ -10,6 +10,8 @@ still need the input pass a copy.
 import importlib
 import logging
 
+import tqdm
+
 from alexnet.errors import UserError
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import transform_parser
@@ -82,7 +84,8 @@ def check_arguments(transforms):
                         f"{allowed}")
 
 
-def transform_graph(graph_def, inputs, outputs, transforms, tensors=None):
+def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
+                    progress=False):
   """Runs `transforms` in order, like the C++ TransformGraph.
 
   Args:
@@ -90,6 +93,7 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None):
     inputs, outputs: lists of node names ('x' or 'x:0').
     transforms: a `--transforms` string or a parsed list of (name, params).
     tensors: the TensorStore the graph was loaded with, if any.
+    progress: show a tqdm bar over the transforms.
   Returns:
     The transformed GraphDef.
   Raises:
@@ -105,7 +109,10 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None):
   check_arguments(transforms)
   graph_io.check_names(graph_def, inputs, "input")
   graph_io.check_names(graph_def, outputs, "output")
-  for name, params in transforms:
+  bar = tqdm.tqdm(transforms, desc="transform", unit="transform",
+                  disable=not progress)
+  for name, params in bar:
+    bar.set_postfix_str(name)
     context = TransformContext(inputs, outputs, params, name, tensors)
     ignore_errors = context.get_one_bool("ignore_errors", False)
     logging.info("Applying %s", name)

@@ -122,7 +122,10 @@ def test_quantize_weights_runs_in_tf(frozen, helpers):
   np.testing.assert_allclose(_predict(helpers, out), want, atol=0.05)
 
 
-def test_tensor_store_gives_the_same_graph(frozen, tmp_path):
+@pytest.mark.parametrize("transforms", [
+    registry.ORIGINAL_TRANSFORMS,
+    "remove_nodes(op=Identity) fold_old_batch_norms quantize_weights"])
+def test_tensor_store_gives_the_same_graph(frozen, tmp_path, transforms):
   # tools/transform.py keeps large weights outside the proto; the result
   # must be exactly what the in-proto path computes.
   path = tmp_path / "frozen.pb"
@@ -131,7 +134,7 @@ def test_tensor_store_gives_the_same_graph(frozen, tmp_path):
   graph = graph_io.load_graph_def(str(path), tensors=tensors)
   assert any(tensor_store.MARKER in n.attr for n in graph.node)
   out = registry.transform_graph(graph, ["input"], ["probabilities"],
-                                 registry.ORIGINAL_TRANSFORMS, tensors)
+                                 transforms, tensors)
   plain = registry.transform_graph(_graph(frozen, "batch_norm"), ["input"],
-                                   ["probabilities"], registry.ORIGINAL_TRANSFORMS)
+                                   ["probabilities"], transforms)
   assert tensors.attached_copy(out) == plain
