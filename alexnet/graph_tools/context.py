@@ -37,21 +37,19 @@ class TransformContext:
   def get_one_string(self, key, default=None):
     return self._one(key, default)
 
-  def get_one_int(self, key, default):
+  def _converted(self, key, default, convert, what):
     value = self._one(key, default)
     try:
-      return int(value)
+      return convert(value)
     except ValueError:
-      raise TransformError(f"{self.name}: '{key}' must be an integer, "
+      raise TransformError(f"{self.name}: '{key}' must be {what}, "
                            f"got {value!r}") from None
 
+  def get_one_int(self, key, default):
+    return self._converted(key, default, int, "an integer")
+
   def get_one_float(self, key, default):
-    value = self._one(key, default)
-    try:
-      return float(value)
-    except ValueError:
-      raise TransformError(f"{self.name}: '{key}' must be a number, "
-                           f"got {value!r}") from None
+    return self._converted(key, default, float, "a number")
 
   def get_one_bool(self, key, default):
     value = self._one(key, "true" if default else "false").lower()
