@@ -30,14 +30,6 @@ from alexnet.lite import convert as lite_convert
 from alexnet.model_fn import DEFAULT_PARAMS
 from alexnet.presets import PRESETS
 
-# The original project's transform list (its README, step 8).
-ORIGINAL_TRANSFORMS = (
-    'strip_unused_nodes(type=float, shape="1,{size},{size},3") '
-    "remove_nodes(op=Identity, op=CheckNumerics) "
-    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
-    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
-    "fold_batch_norms")
-
 TFLITE_VARIANTS = ("float", "dynamic", "float16", "int8")
 
 OUTPUT_NODE = "probabilities"
@@ -89,7 +81,8 @@ class Pipeline:
         ("tfrecords", {"num_shards": s["num_shards"], "seed": self.seed,
                        "validation_fraction": s["validation_fraction"]},
          self._tfrecords),
-        ("train", {k: s[k] for k in ("image_size", "batch_size", "epochs",
+        ("train", {k: s[k] for k in ("image_size", "normalization",
+                                     "batch_size", "epochs",
                                      "learning_rate", "lr_schedule",
                                      "warmup_epochs", "augment")},
          self._train),
@@ -106,7 +99,9 @@ class Pipeline:
 
   @property
   def transforms(self):
-    return ORIGINAL_TRANSFORMS.format(size=self.size)
+    # The original list, with this run's input size.
+    return registry.ORIGINAL_TRANSFORMS.replace(
+        "1,227,227,3", f"1,{self.size},{self.size},3")
 
   def run(self):
     """Runs (or skips) every stage; returns {stage: record}."""
@@ -213,6 +208,7 @@ class Pipeline:
     if self.ran:
       self._fresh(model_dir)
     params = {**DEFAULT_PARAMS, "image_size": s["image_size"],
+              "normalization": s["normalization"],
               "learning_rate": s["learning_rate"],
               "lr_schedule": s["lr_schedule"]}
     step = training.train(
@@ -224,6 +220,7 @@ class Pipeline:
     return ({"step": step, "best": best},
             [_tool("train", data_dir=self.path("tfrecords"),
                    model_dir=model_dir, image_size=s["image_size"],
+                   normalization=s["normalization"],
                    batch_size=s["batch_size"], epochs=s["epochs"],
                    learning_rate=s["learning_rate"],
                    lr_schedule=s["lr_schedule"],

@@ -55,6 +55,7 @@ def main(argv):
   logger = logging.getLogger("alexnet.pipeline")
   logger.addHandler(log_file)
   logger.setLevel(logging.INFO)
+  logger.propagate = False  # printed below; absl's handler would repeat it
 
   def log(line):
     print(line, flush=True)
