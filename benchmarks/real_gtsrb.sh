@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Real GTSRB, end to end: the exact commands behind BENCHMARKS.md's accuracy
+# and TFLite tables. Each step is skipped when its output exists, so the
+# script resumes after an interruption (training itself resumes from its
+# latest checkpoint).
+#
+# usage: benchmarks/real_gtsrb.sh [ZIP] [OUT]
+#   ZIP  GTSRB training archive, official layout
+#        (default ../shared/gtsrb/GTSRB_Final_Training_Images_32px.zip)
+#   OUT  run folder (default runs/real)
+# Environment: SIZE (67), EPOCHS (12), NORMALIZATION (batch_norm), LR (1e-3),
+# SEED (1, training), LATENCY_RUNS (50).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZIP=${1:-../shared/gtsrb/GTSRB_Final_Training_Images_32px.zip}
+OUT=${2:-runs/real}
+SIZE=${SIZE:-67} EPOCHS=${EPOCHS:-12} NORMALIZATION=${NORMALIZATION:-batch_norm}
+LR=${LR:-1e-3} SEED=${SEED:-1} LATENCY_RUNS=${LATENCY_RUNS:-50}
+step() { echo "== $* ($(date +%T))"; }
+
+step "1 extract"
+[ -e "$OUT/data/GTSRB" ] || python tools/download_gtsrb.py \
+  --output_dir="$OUT/data" --archive="$ZIP"
+IMAGES="$OUT/data/GTSRB/Final_Training/Images"
+
+step "2-4 convert and TFRecords: full images (ROI cropped when read) and ROI crops"
+[ -e "$OUT/converted" ] || python tools/convert_dataset.py \
+  --input_dir="$IMAGES" --output_dir="$OUT/converted"
+[ -e "$OUT/tfrecords" ] || python tools/build_tfrecord.py \
+  --input_dir="$OUT/converted" --output_dir="$OUT/tfrecords" \
+  --num_shards=8 --validation_fraction=0.2 --seed=0
+# The same split (by track, same seed) with the crop done at conversion, for
+# the tools that read images without a model config (TFLite calibration and
+# evaluation).
+[ -e "$OUT/converted_roi" ] || python tools/convert_dataset.py \
+  --input_dir="$IMAGES" --output_dir="$OUT/converted_roi" --crop_roi
+[ -e "$OUT/tfrecords_roi" ] || python tools/build_tfrecord.py \
+  --input_dir="$OUT/converted_roi" --output_dir="$OUT/tfrecords_roi" \
+  --num_shards=8 --validation_fraction=0.2 --seed=0
+
+step "5-6 train"
+python tools/train.py --data_dir="$OUT/tfrecords" --model_dir="$OUT/model" \
+  --image_size="$SIZE" --batch_size=64 --epochs="$EPOCHS" \
+  --normalization="$NORMALIZATION" --augment --crop_roi \
+  --learning_rate="$LR" --lr_schedule=cosine --warmup_epochs=1 \
+  --seed="$SEED" --save_checkpoints_secs=300 --log_every_n_steps=200
+
+step "7 evaluate (best checkpoint, validation tracks)"
+python tools/evaluate.py --data_dir="$OUT/tfrecords" --model_dir="$OUT/model" \
+  --split=validation --output_dir="$OUT/evaluation"
+
+step "8 freeze, summarize, transform"
+mkdir -p "$OUT/graphs" "$OUT/tflite"
+python tools/freeze.py --input_graph="$OUT/model/export/inference_graph.pb" \
+  --input_checkpoint="$OUT/model/export/model.ckpt" --input_binary=true \
+  --output_graph="$OUT/graphs/frozen.pb" --output_node_names=probabilities
+python tools/summarize.py --in_graph="$OUT/graphs/frozen.pb" \
+  > "$OUT/graphs/summary.txt"
+python tools/transform.py --in_graph="$OUT/graphs/frozen.pb" \
+  --out_graph="$OUT/graphs/transformed.pb" --inputs=input \
+  --outputs=probabilities --transforms="
+    strip_unused_nodes(type=float, shape=\"1,$SIZE,$SIZE,3\")
+    remove_nodes(op=Identity, op=CheckNumerics)
+    fold_constants(ignore_errors=true) round_weights(num_steps=256)
+    obfuscate_names sort_by_execution_order fold_old_batch_norms
+    fold_batch_norms"
+
+step "8.2 TensorFlow Lite, four ways"
+for Q in none dynamic float16 int8; do
+  EXTRA=()
+  [ "$Q" = int8 ] && EXTRA=(--representative_data="$OUT/tfrecords_roi"
+    --representative_samples=500 --inference_input_type=QUANTIZED_UINT8)
+  python tools/convert.py --input_file="$OUT/graphs/frozen.pb" \
+    --output_file="$OUT/tflite/alexnet_$Q.tflite" --input_arrays=input \
+    --output_arrays=probabilities --input_shapes="1,$SIZE,$SIZE,3" \
+    --quantize="$Q" "${EXTRA[@]}"
+done
+
+step "9 compare every variant on the validation tracks"
+python tools/compare_models.py --data_dir="$OUT/tfrecords_roi" \
+  --split=validation --latency_runs="$LATENCY_RUNS" --output_dir="$OUT" \
+  --models="frozen=$OUT/graphs/frozen.pb,transformed=$OUT/graphs/transformed.pb,tflite_float=$OUT/tflite/alexnet_none.tflite,tflite_dynamic=$OUT/tflite/alexnet_dynamic.tflite,tflite_float16=$OUT/tflite/alexnet_float16.tflite,tflite_int8=$OUT/tflite/alexnet_int8.tflite"
+step "done: $OUT/comparison.md"
