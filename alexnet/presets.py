@@ -6,9 +6,9 @@ tools/pipeline.py must not pull in TensorFlow at import time.)
 
 # cpu-fast: the synthetic default in a few minutes on 2 cores. AlexNet's
 # smallest input (67) keeps every layer. Batch norm (in place of LRN) trains
-# faster at a 10x higher learning rate and leaves no float op in the int8
-# model; many short tracks generalize better to held-out tracks than few
-# long ones.
+# faster at a 10x higher learning rate and, unlike LRN, has an int8 kernel
+# (folded into the convolutions); many short tracks generalize better to
+# held-out tracks than few long ones.
 # faithful: the original project's 227x227 training, LRN, Adam at 1e-4.
 PRESETS = {
     "cpu-fast": {

@@ -42,8 +42,8 @@ flags.DEFINE_integer("representative_samples", 100, "Calibration images.",
 flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
                      "the graph's input (default: the graph's).")
 flags.DEFINE_boolean("lower_lrn", False, "Rewrite LRN with integer-capable "
-                     "ops so an int8 model has no float fallback (for "
-                     "integer-only accelerators; slower on CPUs).")
+                     "ops so that in an int8 model only the input "
+                     "standardization stays float (slower on CPUs).")
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 

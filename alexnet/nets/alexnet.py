@@ -53,6 +53,8 @@ MIN_IMAGE_SIZE = 67  # smallest input for which pool5 is still 1x1
 _LRN = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
 _BATCH_NORM_DECAY = 0.99
 _BATCH_NORM_EPSILON = 1e-3
+# Name scope of the per-image standardization ops.
+STANDARDIZE_SCOPE = "standardize"
 
 
 def standardize_images(images, method="per_image"):
@@ -68,12 +70,15 @@ def standardize_images(images, method="per_image"):
     raise ValueError(f"input standardization {method!r} is not one of "
                      f"{INPUT_STANDARDIZATIONS}")
   num_pixels = images.shape[1:].num_elements()
-  mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
-  centered = images - mean
-  stddev = tf.sqrt(tf.reduce_mean(tf.square(centered), axis=[1, 2, 3],
-                                  keepdims=True))
-  # As in per_image_standardization: a uniform image is not divided by zero.
-  return centered / tf.maximum(stddev, 1.0 / math.sqrt(num_pixels))
+  # One name scope, so the int8 TFLite conversion can find these ops and keep
+  # them in float (alexnet/lite/convert.py says why).
+  with tf.name_scope(STANDARDIZE_SCOPE):
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    centered = images - mean
+    stddev = tf.sqrt(tf.reduce_mean(tf.square(centered), axis=[1, 2, 3],
+                                    keepdims=True))
+    # As in per_image_standardization: a uniform image is not divided by 0.
+    return centered / tf.maximum(stddev, 1.0 / math.sqrt(num_pixels))
 
 
 def _l2_regularizer(weight_decay):
