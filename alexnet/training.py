@@ -201,7 +201,12 @@ class _Trainer:
                                             save_relative_paths=True)
       scaffold = tf.compat.v1.train.Scaffold(saver=self.saver)
       global_step = tf.compat.v1.train.get_global_step()
+      # after_run goes in list order: the step's log line is written before
+      # its checkpoint, so a kill between them leaves a log line past the
+      # checkpoint (dropped on resume), never a checkpoint past the log.
       hooks = [
+          _ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
+                        run.batch_size, self.log, self.end_epoch),
           tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
           tf.compat.v1.train.CheckpointSaverHook(
               self.model_dir, scaffold=scaffold,
@@ -216,8 +221,6 @@ class _Trainer:
           tf.compat.v1.train.LoggingTensorHook(
               {"step": global_step, **spec.scalars},
               every_n_iter=run.log_every_n_steps),
-          _ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
-                        run.batch_size, self.log, self.end_epoch),
       ]
       with tf.compat.v1.train.MonitoredTrainingSession(
           checkpoint_dir=self.model_dir, scaffold=scaffold, hooks=hooks,
