@@ -18,6 +18,8 @@ start=$(date +%s.%N)
   tail -20 "$LOG"; echo "pipeline failed; full log: $LOG"; exit 1; }
 end=$(date +%s.%N)
 echo "| stage | seconds |"; echo "|---|---|"
-sed -n 's/^\[[0-9]*\/[0-9]*\] \([a-z]*\): done in \([0-9.]*\) s$/| \1 | \2 |/p' "$LOG"
+# Progress bars end in \r, not \n: split on both so every stage line shows.
+tr '\r' '\n' < "$LOG" |
+  sed -n 's/^\[[0-9]*\/[0-9]*\] \([a-z]*\): done in \([0-9.]*\) s$/| \1 | \2 |/p'
 echo "| **whole pipeline (wall)** | **$(python -c "print(f'{$end - $start:.1f}')")** |"
 echo; echo "peak RSS $(( $(cat "$LOG.rss") / 1024 )) MiB; report: $OUT/report.md"

@@ -18,6 +18,7 @@ comparison.md/.csv in --work_dir, then checks:
 import json
 import os
 
+import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
 import tensorflow as tf
 from absl import app, flags

@@ -17,6 +17,7 @@ import collections
 import os
 import time
 
+import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+import alexnet  # noqa: F401  (before any test imports TensorFlow: kernels)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
