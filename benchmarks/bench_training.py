@@ -69,25 +69,36 @@ def graph_images_per_s(args, from_memory):
   return args.steps * args.batch_size / seconds
 
 
-def keras_alexnet(image_size, num_classes=43):
-  """The same layers in Keras 3 (LRN and standardization as Lambda layers)."""
+def keras_alexnet(image_size, num_classes=43,
+                  weight_decay=DEFAULT_PARAMS["weight_decay"]):
+  """The same layers in Keras 3 (LRN and standardization as Lambda layers).
+
+  Like the graph, every kernel carries weight decay: the graph adds
+  weight_decay * l2_loss(w) = weight_decay * sum(w**2) / 2, Keras's L2(l)
+  adds l * sum(w**2).
+  """
   layers = tf.keras.layers
+  decay = dict(kernel_regularizer=tf.keras.regularizers.L2(weight_decay / 2))
   lrn = lambda: layers.Lambda(lambda x: tf.nn.local_response_normalization(
       x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75))
   return tf.keras.Sequential([
       layers.Input([image_size, image_size, 3]),
       layers.Lambda(tf.image.per_image_standardization),
-      layers.Conv2D(96, 11, strides=4, activation="relu"), lrn(),
+      layers.Conv2D(96, 11, strides=4, activation="relu", **decay), lrn(),
       layers.MaxPooling2D(3, 2),
-      layers.Conv2D(256, 5, padding="same", activation="relu"), lrn(),
+      layers.Conv2D(256, 5, padding="same", activation="relu",
+                    **decay), lrn(),
       layers.MaxPooling2D(3, 2),
-      layers.Conv2D(384, 3, padding="same", activation="relu"),
-      layers.Conv2D(384, 3, padding="same", activation="relu"),
-      layers.Conv2D(256, 3, padding="same", activation="relu"),
+      layers.Conv2D(384, 3, padding="same", activation="relu",
+                    **decay),
+      layers.Conv2D(384, 3, padding="same", activation="relu",
+                    **decay),
+      layers.Conv2D(256, 3, padding="same", activation="relu",
+                    **decay),
       layers.MaxPooling2D(3, 2), layers.Flatten(),
-      layers.Dense(4096, activation="relu"), layers.Dropout(0.5),
-      layers.Dense(4096, activation="relu"), layers.Dropout(0.5),
-      layers.Dense(num_classes),
+      layers.Dense(4096, activation="relu", **decay), layers.Dropout(0.5),
+      layers.Dense(4096, activation="relu", **decay), layers.Dropout(0.5),
+      layers.Dense(num_classes, **decay),
   ])
 
 
