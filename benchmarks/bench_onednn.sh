@@ -10,14 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$1 SIZE=${2:-67} STEPS=${3:-40} ROUNDS=${4:-2}
-grep -o -m1 'avx512[a-z_]*\|amx[a-z_]*' /proc/cpuinfo >/dev/null \
-  && echo "CPU has AVX-512/AMX" || echo "CPU has no AVX-512/AMX"
+# What TensorFlow picks by itself on this CPU (alexnet not imported).
+echo "TensorFlow's own default here, oneDNN on: $(env -u TF_ENABLE_ONEDNN_OPTS \
+  python -c 'from tensorflow.python.util import _pywrap_util_port as p
+print(p.IsMklEnabled())' 2>/dev/null)"
+LOG=$(mktemp)
 echo "| round | TF_ENABLE_ONEDNN_OPTS | images/s |"; echo "|---|---|---|"
 for round in $(seq "$ROUNDS"); do
   for opts in 0 1; do
     ips=$(TF_ENABLE_ONEDNN_OPTS=$opts python benchmarks/bench_training.py \
       --data_dir="$DATA" --image_size="$SIZE" --steps="$STEPS" \
-      --rows=memory 2>/dev/null | sed -n 's/^| graph+memory | \([0-9.]*\) .*/\1/p')
+      --rows=memory 2>"$LOG" | sed -n 's/^| graph+memory | \([0-9.]*\) .*/\1/p') \
+      || { tail -5 "$LOG"; echo "bench_training.py failed; log: $LOG"; exit 1; }
     echo "| $round | $opts | $ips |"
   done
 done

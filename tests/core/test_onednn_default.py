@@ -6,9 +6,12 @@ import sys
 
 import pytest
 
-_PROBE = ("import alexnet, tensorflow as tf; "
+# Prints the variable as alexnet left it, then whether TensorFlow obeyed: the
+# first part fails anywhere if the default goes; the second shows the effect
+# (on AVX-512 VNNI or AMX CPUs TensorFlow would be on without us).
+_PROBE = ("import os, alexnet, tensorflow as tf; "
           "from tensorflow.python.util import _pywrap_util_port as port; "
-          "print(port.IsMklEnabled())")
+          "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], port.IsMklEnabled())")
 
 
 def _probe(env_value):
@@ -21,8 +24,8 @@ def _probe(env_value):
 
 
 @pytest.mark.parametrize("env_value, expected", [
-    (None, "True"),   # unset: the package turns oneDNN on
-    ("0", "False"),   # the user's choice wins
+    (None, "1 True"),   # unset: the package turns oneDNN on
+    ("0", "0 False"),   # the user's choice wins
 ])
 def test_onednn_follows_the_package_default_and_the_user(env_value, expected):
   assert _probe(env_value) == expected
