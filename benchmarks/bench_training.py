@@ -78,27 +78,24 @@ def keras_alexnet(image_size, num_classes=43,
   adds l * sum(w**2).
   """
   layers = tf.keras.layers
-  decay = dict(kernel_regularizer=tf.keras.regularizers.L2(weight_decay / 2))
+  decay = tf.keras.regularizers.L2(weight_decay / 2)
+  conv = lambda filters, size, **kw: layers.Conv2D(
+      filters, size, activation="relu", kernel_regularizer=decay, **kw)
+  fc = lambda units, **kw: layers.Dense(units, kernel_regularizer=decay, **kw)
   lrn = lambda: layers.Lambda(lambda x: tf.nn.local_response_normalization(
       x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75))
   return tf.keras.Sequential([
       layers.Input([image_size, image_size, 3]),
       layers.Lambda(tf.image.per_image_standardization),
-      layers.Conv2D(96, 11, strides=4, activation="relu", **decay), lrn(),
-      layers.MaxPooling2D(3, 2),
-      layers.Conv2D(256, 5, padding="same", activation="relu",
-                    **decay), lrn(),
-      layers.MaxPooling2D(3, 2),
-      layers.Conv2D(384, 3, padding="same", activation="relu",
-                    **decay),
-      layers.Conv2D(384, 3, padding="same", activation="relu",
-                    **decay),
-      layers.Conv2D(256, 3, padding="same", activation="relu",
-                    **decay),
-      layers.MaxPooling2D(3, 2), layers.Flatten(),
-      layers.Dense(4096, activation="relu", **decay), layers.Dropout(0.5),
-      layers.Dense(4096, activation="relu", **decay), layers.Dropout(0.5),
-      layers.Dense(num_classes, **decay),
+      conv(96, 11, strides=4), lrn(), layers.MaxPooling2D(3, 2),
+      conv(256, 5, padding="same"), lrn(), layers.MaxPooling2D(3, 2),
+      conv(384, 3, padding="same"),
+      conv(384, 3, padding="same"),
+      conv(256, 3, padding="same"), layers.MaxPooling2D(3, 2),
+      layers.Flatten(),
+      fc(4096, activation="relu"), layers.Dropout(0.5),
+      fc(4096, activation="relu"), layers.Dropout(0.5),
+      fc(num_classes),
   ])
 
 
