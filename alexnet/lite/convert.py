@@ -280,9 +280,10 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       source = os.path.join(tmp, "lowered.pb")
       with open(source, "wb") as f:
         f.write(graph_def.SerializeToString())
-    model = _convert(source, graph_path, input_arrays, output_arrays, shape,
-                     quantize, input_type, output_type, representative_data,
-                     representative_split, representative_samples)
+    model = tflite_bytes(source, input_arrays, output_arrays, shape,
+                         quantize, input_type, output_type,
+                         representative_data, representative_split,
+                         representative_samples, graph_path=graph_path)
   model = metadata.populate(
       model, class_names, model_name,
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
@@ -295,10 +296,17 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
               lowered_lrn=lowered)
 
 
-def _convert(source, graph_path, input_arrays, output_arrays, shape, quantize,
-             input_type, output_type, representative_data,
-             representative_split, representative_samples):
-  """Runs the TFLite converter on the graph file `source`; returns bytes."""
+def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
+                 input_type=tf.float32, output_type=tf.float32,
+                 representative_data=None, representative_split="train",
+                 representative_samples=100, graph_path=None):
+  """Runs the TFLite converter on the graph file `source`; returns bytes.
+
+  The conversion of convert_frozen_graph without its checks and metadata, so
+  any tensor can be the output (benchmarks/profile_tflite.py converts the net
+  cut after each layer). Errors name `graph_path` (default: `source`).
+  """
+  graph_path = graph_path or source
   converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
       source, list(input_arrays), list(output_arrays),
       {input_arrays[0]: shape})

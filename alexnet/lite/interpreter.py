@@ -10,18 +10,25 @@ probabilities.
 import time
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from alexnet.errors import UserError
 from alexnet.lite import flatbuffer
 
 
-def load(model_path=None, model_content=None, num_threads=1):
-  """An allocated LiteRT interpreter (XNNPACK on) for a file or bytes."""
+def load(model_path=None, model_content=None, num_threads=1, xnnpack=True):
+  """An allocated LiteRT interpreter for a file or bytes.
+
+  xnnpack=False runs TFLite's built-in kernels only (for profiling: XNNPACK
+  is what phones and every other caller here use).
+  """
   if model_content is None:
     model_content = flatbuffer.read_tflite(model_path)
+  resolver = (OpResolverType.AUTO if xnnpack else
+              OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
   interpreter = Interpreter(model_content=model_content,
-                            num_threads=num_threads)
+                            num_threads=num_threads,
+                            experimental_op_resolver_type=resolver)
   interpreter.allocate_tensors()
   return interpreter
 
@@ -96,8 +103,9 @@ def time_runs(run, runs, warmup):
   return latency_stats(times)
 
 
-def _ready(model_content, image, num_threads):
-  interpreter = load(model_content=model_content, num_threads=num_threads)
+def _ready(model_content, image, num_threads, xnnpack=True):
+  interpreter = load(model_content=model_content, num_threads=num_threads,
+                     xnnpack=xnnpack)
   inp = interpreter.get_input_details()[0]
   interpreter.set_tensor(inp["index"], quantize_input(image[None], inp))
   return interpreter
@@ -110,14 +118,15 @@ def measure_latency(model_content, image, num_threads, runs=50, warmup=5):
 
 
 def measure_paired_latency(model_contents, image, num_threads, runs=50,
-                           warmup=5):
+                           warmup=5, xnnpack=True):
   """Latency stats of several models timed in alternation, run by run.
 
   On a shared machine the load changes over seconds; alternating puts every
   model under the same load, so their ratio is fair even when the absolute
   times are not.
   """
-  interpreters = [_ready(c, image, num_threads) for c in model_contents]
+  interpreters = [_ready(c, image, num_threads, xnnpack)
+                  for c in model_contents]
   times = [[] for _ in interpreters]
   for i in range(warmup + runs):
     for interpreter, own in zip(interpreters, times):

@@ -145,3 +145,37 @@ def test_convert_tool_takes_old_toco_recipe(tool, tiny, small_graph,
   assert info["output"]["dtype"] == "uint8"
   labels = (tmp_path / "labels.txt").read_text().splitlines()
   assert labels == list(SIGN_NAMES)
+
+
+@pytest.mark.parametrize("quantize,input_type,tolerance", [
+    ("none", tf.float32, 1e-4), ("int8", tf.uint8, 0.05)])
+def test_tflite_bytes_converts_up_to_any_layer(quantize, input_type, tolerance,
+                                               tiny, validation):
+  """A net cut after pool2 (what benchmarks/profile_tflite.py times) computes
+  the frozen graph's pool2; int8 within 5% of the activation range."""
+  from alexnet.lite import convert  # pylint: disable=g-import-not-at-top
+  images = validation[0][:4]
+  graph_def = graphs.read_graph_def(tiny["graph"])
+  # The tiny graph's inference net is a second, variable-sharing scope.
+  pool2 = next(n.name for n in graph_def.node if n.name.endswith("/pool2"))
+  with tf.compat.v1.Session(graph=graphs.import_graph(graph_def)) as sess:
+    expected = sess.run(f"{pool2}:0", {"input:0": images})
+  model = convert.tflite_bytes(
+      tiny["graph"], ["input"], [pool2], [1, 67, 67, 3], quantize,
+      input_type=input_type, representative_data=tiny["data_dir"],
+      representative_samples=24)
+  runner = interpreter.load(model_content=model)
+  out = runner.get_output_details()[0]
+  assert np.dtype(out["dtype"]) == np.float32
+  got = interpreter.predict(runner, images)
+  assert got.shape == expected.shape
+  assert np.abs(got - expected).max() <= tolerance * np.abs(expected).max()
+
+
+def test_builtin_kernels_match_xnnpack(converted, validation):
+  """load(xnnpack=False), the profile's other kernels, computes the same."""
+  images = validation[0][:4]
+  path = converted["float"]["path"]
+  np.testing.assert_allclose(
+      interpreter.predict(interpreter.load(path, xnnpack=False), images),
+      interpreter.predict(interpreter.load(path), images), atol=1e-5)

@@ -1,0 +1,175 @@
+"""Where a TFLite model's time goes: batch-1 latency by layer, per variant.
+
+  python benchmarks/profile_tflite.py --graph=RUN/graphs/frozen.pb \\
+      --data_dir=RUN/tfrecords_roi --work_dir=/tmp/profile_tflite \\
+      --kernels=xnnpack,builtin
+
+LiteRT's Python API has no per-op profiler, so this converts the frozen
+graph cut after each layer (the last op of each `alexnet/<layer>` scope, and
+the softmax) in every --variants mode, times all cuts in alternation (LiteRT
+with XNNPACK, or TFLite's own kernels for --kernels=builtin; batch 1, median
+of --runs after warm-up, so every cut sees the same machine load) and
+reports a layer's time as the difference between its cut and the one before.
+int8 cuts are converted as tools/convert.py converts the int8 model (uint8
+input, per-image standardization in float) but with a float output, so each
+also pays a DEQUANTIZE of its activation: small next to the layers, and part
+of the whole model's figure too. A difference of
+two medians is noisy: layers that cost little (pools, fc8) can come out
+slightly negative.
+
+Writes the cut models, profile.md and profile.json to --work_dir.
+"""
+
+import json
+import os
+
+import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from tqdm import tqdm
+
+from alexnet import fileio
+from alexnet.errors import UserError, exit_on_user_error
+from alexnet.lite import convert
+from alexnet.lite import graphs
+from alexnet.lite import interpreter
+from alexnet.nets import alexnet as alexnet_net
+
+flags.DEFINE_string("graph", None, "Frozen AlexNet graph (.pb).")
+flags.DEFINE_string("data_dir", None, "TFRecords for int8 calibration.")
+flags.DEFINE_string("work_dir", None, "Directory for the cut models and "
+                    "tables.")
+flags.DEFINE_list("variants", ["none", "int8"], "Quantize modes to profile.")
+flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
+flags.DEFINE_integer("runs", 50, "Timed runs per cut and thread count.")
+flags.DEFINE_list("kernels", ["xnnpack"], "Kernels to time with: xnnpack "
+                  "(LiteRT's default), builtin (TFLite's own, no delegate).")
+flags.DEFINE_integer("representative_samples", 100, "int8 calibration images.")
+flags.mark_flags_as_required(["graph", "data_dir", "work_dir"])
+FLAGS = flags.FLAGS
+
+# A Reshape between pool5 and fc6: no work of its own worth a cut.
+_NO_CUT = ("flatten",)
+_SCOPE = "alexnet"  # alexnet_net.alexnet's default scope
+
+
+def layer_cuts(graph_def):
+  """[(layer, output node)] in execution order: each scope's last op."""
+  last = {}
+  for node in graph_def.node:
+    parts = node.name.split("/")
+    if (parts[0] == _SCOPE and len(parts) > 1 and
+        node.op not in ("Const", "Identity") and parts[1] not in _NO_CUT):
+      last[parts[1]] = node.name  # dicts keep first-insertion order
+  cuts = list(last.items())
+  cuts.append(("softmax", alexnet_net.PROBABILITIES_NODE))
+  return cuts
+
+
+def convert_cuts(graph, cuts, shape, variants, work_dir):
+  """{variant: [tflite bytes per cut]}; each also saved in work_dir."""
+  models = {}
+  bar = tqdm(total=len(cuts) * len(variants), desc="converting", unit="model")
+  for quantize in variants:
+    int8 = quantize == "int8"
+    models[quantize] = []
+    for k, (layer, node) in enumerate(cuts):
+      model = convert.tflite_bytes(
+          graph, ["input"], [node], shape, quantize,
+          input_type=tf.uint8 if int8 else tf.float32,
+          representative_data=FLAGS.data_dir if int8 else None,
+          representative_samples=FLAGS.representative_samples)
+      fileio.atomic_write(
+          os.path.join(work_dir, f"{quantize}_{k:02d}_{layer}.tflite"), model)
+      models[quantize].append(model)
+      bar.update()
+  bar.close()
+  return models
+
+
+def profile(models, image, threads, runs, xnnpack):
+  """{variant: [median ms per cut]}, every model timed in alternation."""
+  order = [(v, i) for v, cut_models in models.items()
+           for i in range(len(cut_models))]
+  stats = interpreter.measure_paired_latency(
+      [models[v][i] for v, i in order], image, threads, runs,
+      xnnpack=xnnpack)
+  medians = {v: [0.0] * len(cut_models) for v, cut_models in models.items()}
+  for (v, i), s in zip(order, stats):
+    medians[v][i] = s["median_ms"]
+  return medians
+
+
+def layer_rows(cuts, medians):
+  """Rows: layer, then per variant the cut-to-cut difference in ms."""
+  rows = []
+  for k, (layer, _) in enumerate(cuts):
+    row = {"layer": layer}
+    for v, cut_ms in medians.items():
+      row[v] = cut_ms[k] - (cut_ms[k - 1] if k else 0.0)
+    rows.append(row)
+  rows.append({"layer": "whole model",
+               **{v: cut_ms[-1] for v, cut_ms in medians.items()}})
+  return rows
+
+
+def markdown(rows_by_threads, variants):
+  lines = []
+  base = variants[0]
+  for threads, rows in rows_by_threads.items():
+    ratios = [f"{v}/{base}" for v in variants[1:]]
+    lines += [f"\n{threads} thread(s), ms (difference of medians)\n",
+              "| layer | " + " | ".join(variants + ratios) + " |",
+              "|---" * (1 + len(variants) + len(ratios)) + "|"]
+    for row in rows:
+      cells = [f"{row[v]:.3f}" for v in variants]
+      cells += [f"{row[v] / row[base]:.2f}" if row[base] > 0.05 else "-"
+                for v in variants[1:]]
+      lines.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def main(argv):
+  del argv
+  graph_def = graphs.read_graph_def(FLAGS.graph)
+  inputs, _ = graphs.io_tensors(graphs.import_graph(graph_def), FLAGS.graph,
+                                alexnet_net.INPUT_NODE,
+                                alexnet_net.PROBABILITIES_NODE)
+  size = inputs.shape[1]
+  if size is None:
+    raise UserError(f"{FLAGS.graph} has no fixed input size: pass a frozen "
+                    "graph with a [N, S, S, 3] input")
+  for flag, allowed in (("variants", convert.QUANTIZE_MODES),
+                        ("kernels", ("xnnpack", "builtin"))):
+    bad = [v for v in FLAGS[flag].value if v not in allowed]
+    if bad:
+      raise UserError(f"--{flag}={','.join(bad)}: use {', '.join(allowed)}")
+  os.makedirs(FLAGS.work_dir, exist_ok=True)
+  cuts = layer_cuts(graph_def)
+  models = convert_cuts(FLAGS.graph, cuts, [1, size, size, 3], FLAGS.variants,
+                        FLAGS.work_dir)
+  image = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(
+      np.float32)
+  text = f"# TFLite latency by layer: {FLAGS.graph}\n"
+  layers = {}
+  for kernels in FLAGS.kernels:
+    rows_by_threads = {}
+    for threads in map(int, FLAGS.threads):
+      medians = profile(models, image, threads, FLAGS.runs,
+                        xnnpack=kernels == "xnnpack")
+      rows_by_threads[threads] = layer_rows(cuts, medians)
+    layers[kernels] = rows_by_threads
+    text += (f"\n## {kernels} kernels\n\nBatch 1, median of {FLAGS.runs} "
+             "runs, all cuts timed in alternation.\n" +
+             markdown(rows_by_threads, list(FLAGS.variants)))
+  print(text)
+  fileio.atomic_write(os.path.join(FLAGS.work_dir, "profile.md"), text)
+  fileio.atomic_write(
+      os.path.join(FLAGS.work_dir, "profile.json"),
+      json.dumps({"graph": FLAGS.graph, "cuts": cuts, "runs": FLAGS.runs,
+                  "layers": layers}, indent=2))
+
+
+if __name__ == "__main__":
+  app.run(exit_on_user_error(main))
