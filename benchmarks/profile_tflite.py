@@ -13,9 +13,8 @@ reports a layer's time as the difference between its cut and the one before.
 int8 cuts are converted as tools/convert.py converts the int8 model (uint8
 input, per-image standardization in float) but with a float output, so each
 also pays a DEQUANTIZE of its activation: small next to the layers, and part
-of the whole model's figure too. A difference of
-two medians is noisy: layers that cost little (pools, fc8) can come out
-slightly negative.
+of the whole model's figure too. A difference of two medians is noisy:
+layers that cost little (pools, fc8) can come out slightly negative.
 
 Writes the cut models, profile.md and profile.json to --work_dir.
 """
@@ -67,7 +66,7 @@ def layer_cuts(graph_def):
   return cuts
 
 
-def convert_cuts(graph, cuts, shape, variants, work_dir):
+def convert_cuts(graph, cuts, shape, variants, data_dir, work_dir):
   """{variant: [tflite bytes per cut]}; each also saved in work_dir."""
   models = {}
   bar = tqdm(total=len(cuts) * len(variants), desc="converting", unit="model")
@@ -78,7 +77,7 @@ def convert_cuts(graph, cuts, shape, variants, work_dir):
       model = convert.tflite_bytes(
           graph, ["input"], [node], shape, quantize,
           input_type=tf.uint8 if int8 else tf.float32,
-          representative_data=FLAGS.data_dir if int8 else None,
+          representative_data=data_dir if int8 else None,
           representative_samples=FLAGS.representative_samples)
       fileio.atomic_write(
           os.path.join(work_dir, f"{quantize}_{k:02d}_{layer}.tflite"), model)
@@ -90,15 +89,11 @@ def convert_cuts(graph, cuts, shape, variants, work_dir):
 
 def profile(models, image, threads, runs, xnnpack):
   """{variant: [median ms per cut]}, every model timed in alternation."""
-  order = [(v, i) for v, cut_models in models.items()
-           for i in range(len(cut_models))]
-  stats = interpreter.measure_paired_latency(
-      [models[v][i] for v, i in order], image, threads, runs,
-      xnnpack=xnnpack)
-  medians = {v: [0.0] * len(cut_models) for v, cut_models in models.items()}
-  for (v, i), s in zip(order, stats):
-    medians[v][i] = s["median_ms"]
-  return medians
+  stats = iter(interpreter.measure_paired_latency(
+      [m for cut_models in models.values() for m in cut_models], image,
+      threads, runs, xnnpack=xnnpack))
+  return {v: [next(stats)["median_ms"] for _ in cut_models]
+          for v, cut_models in models.items()}
 
 
 def layer_rows(cuts, medians):
@@ -124,8 +119,9 @@ def markdown(rows_by_threads, variants):
               "|---" * (1 + len(variants) + len(ratios)) + "|"]
     for row in rows:
       cells = [f"{row[v]:.3f}" for v in variants]
-      cells += [f"{row[v] / row[base]:.2f}" if row[base] > 0.05 else "-"
-                for v in variants[1:]]
+      # A ratio of two near-zero (or negative) differences means nothing.
+      cells += [f"{row[v] / row[base]:.2f}" if min(row[v], row[base]) > 0.05
+                else "-" for v in variants[1:]]
       lines.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
@@ -148,7 +144,7 @@ def main(argv):
   os.makedirs(FLAGS.work_dir, exist_ok=True)
   cuts = layer_cuts(graph_def)
   models = convert_cuts(FLAGS.graph, cuts, [1, size, size, 3], FLAGS.variants,
-                        FLAGS.work_dir)
+                        FLAGS.data_dir, FLAGS.work_dir)
   image = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(
       np.float32)
   text = f"# TFLite latency by layer: {FLAGS.graph}\n"

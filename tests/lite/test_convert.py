@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet import metrics
+from alexnet.lite import convert
 from alexnet.lite import evaluate
 from alexnet.lite import graphs
 from alexnet.lite import lower_lrn
@@ -153,7 +154,6 @@ def test_tflite_bytes_converts_up_to_any_layer(quantize, input_type, tolerance,
                                                tiny, validation):
   """A net cut after pool2 (what benchmarks/profile_tflite.py times) computes
   the frozen graph's pool2; int8 within 5% of the activation range."""
-  from alexnet.lite import convert  # pylint: disable=g-import-not-at-top
   images = validation[0][:4]
   graph_def = graphs.read_graph_def(tiny["graph"])
   # The tiny graph's inference net is a second, variable-sharing scope.
@@ -161,7 +161,7 @@ def test_tflite_bytes_converts_up_to_any_layer(quantize, input_type, tolerance,
   with tf.compat.v1.Session(graph=graphs.import_graph(graph_def)) as sess:
     expected = sess.run(f"{pool2}:0", {"input:0": images})
   model = convert.tflite_bytes(
-      tiny["graph"], ["input"], [pool2], [1, 67, 67, 3], quantize,
+      tiny["graph"], ["input"], [pool2], [1, *images.shape[1:]], quantize,
       input_type=input_type, representative_data=tiny["data_dir"],
       representative_samples=24)
   runner = interpreter.load(model_content=model)
@@ -176,6 +176,10 @@ def test_builtin_kernels_match_xnnpack(converted, validation):
   """load(xnnpack=False), the profile's other kernels, computes the same."""
   images = validation[0][:4]
   path = converted["float"]["path"]
-  np.testing.assert_allclose(
-      interpreter.predict(interpreter.load(path, xnnpack=False), images),
-      interpreter.predict(interpreter.load(path), images), atol=1e-5)
+  builtin, xnnpack = (interpreter.load(path, xnnpack=x) for x in (False, True))
+  # XNNPACK shows as DELEGATE nodes in the execution plan; built-in has none.
+  ops = [{op["op_name"] for op in i._get_ops_details()}  # pylint: disable=protected-access
+         for i in (builtin, xnnpack)]
+  assert "DELEGATE" not in ops[0] and "DELEGATE" in ops[1]
+  np.testing.assert_allclose(interpreter.predict(builtin, images),
+                             interpreter.predict(xnnpack, images), atol=1e-5)
