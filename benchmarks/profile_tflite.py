@@ -2,7 +2,7 @@
 
   python benchmarks/profile_tflite.py --graph=RUN/graphs/frozen.pb \\
       --data_dir=RUN/tfrecords_roi --work_dir=/tmp/profile_tflite \\
-      --kernels=xnnpack,builtin
+      --kernels=xnnpack,builtin --float_layers=conv1
 
 LiteRT's Python API has no per-op profiler, so this converts the frozen
 graph cut after each layer (the last op of each `alexnet/<layer>` scope, and
@@ -13,7 +13,8 @@ reports a layer's time as the difference between its cut and the one before.
 int8 cuts are converted as tools/convert.py converts the int8 model (uint8
 input, per-image standardization in float) but with a float output, so each
 also pays a DEQUANTIZE of its activation: small next to the layers, and part
-of the whole model's figure too. A difference of two medians is noisy:
+of the whole model's figure too. --float_layers adds a variant: int8 with
+those layers kept float32 (tools/convert.py --float_layers). A difference of two medians is noisy:
 layers that cost little (pools, fc8) can come out slightly negative.
 
 Writes the cut models, profile.md and profile.json to --work_dir.
@@ -44,44 +45,53 @@ flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
 flags.DEFINE_integer("runs", 50, "Timed runs per cut and thread count.")
 flags.DEFINE_list("kernels", ["xnnpack"], "Kernels to time with: xnnpack "
                   "(LiteRT's default), builtin (TFLite's own, no delegate).")
+flags.DEFINE_list("float_layers", [], "Also profile int8 with these layers "
+                  "kept float32, as variant int8_float_<layers>.")
 flags.DEFINE_integer("representative_samples", 100, "int8 calibration images.")
 flags.mark_flags_as_required(["graph", "data_dir", "work_dir"])
 FLAGS = flags.FLAGS
 
 # A Reshape between pool5 and fc6: no work of its own worth a cut.
 _NO_CUT = ("flatten",)
-_SCOPE = "alexnet"  # alexnet_net.alexnet's default scope
 
 
 def layer_cuts(graph_def):
   """[(layer, output node)] in execution order: each scope's last op."""
-  last = {}
-  for node in graph_def.node:
-    parts = node.name.split("/")
-    if (parts[0] == _SCOPE and len(parts) > 1 and
-        node.op not in ("Const", "Identity") and parts[1] not in _NO_CUT):
-      last[parts[1]] = node.name  # dicts keep first-insertion order
-  cuts = list(last.items())
+  cuts = [(layer, node) for layer, node in graphs.layer_outputs(
+      graph_def).items() if layer not in _NO_CUT]
   cuts.append(("softmax", alexnet_net.PROBABILITIES_NODE))
   return cuts
 
 
-def convert_cuts(graph, cuts, shape, variants, data_dir, work_dir):
-  """{variant: [tflite bytes per cut]}; each also saved in work_dir."""
+def variant_specs(variants, float_layers):
+  """[(name, quantize mode, layers kept float)]: --variants, then int8 with
+  --float_layers kept float32 if given."""
+  specs = [(v, v, ()) for v in variants]
+  if float_layers:
+    specs.append(("int8_float_" + "_".join(float_layers), "int8",
+                  tuple(float_layers)))
+  return specs
+
+
+def convert_cuts(graph, cuts, shape, specs, data_dir, work_dir):
+  """{variant name: [tflite bytes per cut]}; each also saved in work_dir."""
   models = {}
-  bar = tqdm(total=len(cuts) * len(variants), desc="converting", unit="model")
-  for quantize in variants:
+  bar = tqdm(total=len(cuts) * len(specs), desc="converting", unit="model")
+  for name, quantize, float_layers in specs:
     int8 = quantize == "int8"
-    models[quantize] = []
+    models[name] = []
     for k, (layer, node) in enumerate(cuts):
+      # A cut keeps float only the float layers it contains.
+      upto = {l for l, _ in cuts[:k + 1]}
       model = convert.tflite_bytes(
           graph, ["input"], [node], shape, quantize,
           input_type=tf.uint8 if int8 else tf.float32,
           representative_data=data_dir if int8 else None,
-          representative_samples=FLAGS.representative_samples)
+          representative_samples=FLAGS.representative_samples,
+          float_layers=[l for l in float_layers if l in upto])
       fileio.atomic_write(
-          os.path.join(work_dir, f"{quantize}_{k:02d}_{layer}.tflite"), model)
-      models[quantize].append(model)
+          os.path.join(work_dir, f"{name}_{k:02d}_{layer}.tflite"), model)
+      models[name].append(model)
       bar.update()
   bar.close()
   return models
@@ -141,9 +151,14 @@ def main(argv):
     bad = [v for v in FLAGS[flag].value if v not in allowed]
     if bad:
       raise UserError(f"--{flag}={','.join(bad)}: use {', '.join(allowed)}")
-  os.makedirs(FLAGS.work_dir, exist_ok=True)
   cuts = layer_cuts(graph_def)
-  models = convert_cuts(FLAGS.graph, cuts, [1, size, size, 3], FLAGS.variants,
+  unknown = set(FLAGS.float_layers) - {layer for layer, _ in cuts}
+  if unknown:
+    raise UserError(f"--float_layers={','.join(sorted(unknown))}: not a layer "
+                    f"of {FLAGS.graph} ({', '.join(l for l, _ in cuts)})")
+  specs = variant_specs(FLAGS.variants, FLAGS.float_layers)
+  os.makedirs(FLAGS.work_dir, exist_ok=True)
+  models = convert_cuts(FLAGS.graph, cuts, [1, size, size, 3], specs,
                         FLAGS.data_dir, FLAGS.work_dir)
   image = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(
       np.float32)
@@ -158,7 +173,7 @@ def main(argv):
     layers[kernels] = rows_by_threads
     text += (f"\n## {kernels} kernels\n\nBatch 1, median of {FLAGS.runs} "
              "runs, all cuts timed in alternation.\n" +
-             markdown(rows_by_threads, list(FLAGS.variants)))
+             markdown(rows_by_threads, [name for name, _, _ in specs]))
   print(text)
   fileio.atomic_write(os.path.join(FLAGS.work_dir, "profile.md"), text)
   fileio.atomic_write(

@@ -44,6 +44,9 @@ flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
 flags.DEFINE_boolean("lower_lrn", False, "Rewrite LRN with integer-capable "
                      "ops so that in an int8 model only the input "
                      "standardization stays float (slower on CPUs).")
+flags.DEFINE_list("float_layers", [], "int8 only: network layers to keep "
+                  "float32, e.g. conv1 (faster on x86 CPUs without 8-bit "
+                  "dot products; see BENCHMARKS.md).")
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 
@@ -69,7 +72,8 @@ def main(argv):
       representative_data=FLAGS.representative_data,
       representative_split=FLAGS.representative_split,
       representative_samples=FLAGS.representative_samples,
-      image_size=FLAGS.image_size, lower_lrn=FLAGS.lower_lrn)
+      image_size=FLAGS.image_size, lower_lrn=FLAGS.lower_lrn,
+      float_layers=FLAGS.float_layers)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "

@@ -15,7 +15,10 @@ a phone feeds the camera's bytes unchanged. Calibration alone would give the
 range of whatever pixels the sample happened to contain. The per-image
 standardization ops stay float32 inside the int8 model (dequantize, a few
 elementwise ops on one image, quantize): quantized, they fail on dark,
-low-contrast images (see _standardization_outputs).
+low-contrast images (see _scope_outputs). `float_layers` keeps whole
+network layers float32 the same way: on x86 CPUs without 8-bit dot-product
+instructions XNNPACK's int8 conv1 (3 input channels) is slower than its
+float one (BENCHMARKS.md profiles it by layer).
 """
 
 import os
@@ -127,29 +130,31 @@ def _pin_input_range(model):
     subgraph.tensors[index].quantization.max = [PIXEL_RANGE[1]]
 
 
-def _standardization_outputs(model):
-  """Output tensor names of the per-image standardization ops.
+def _scope_outputs(model, scope):
+  """Output tensor names of the ops built under the name scope `scope`.
 
-  In int8 these ops break: the squared deviations (up to 255^2) get a scale
-  of ~100, so a dark, low-contrast image's variance rounds to 0 and the
-  quantized DIV then rejects its zero divisor (the interpreter fails), while
-  moderately dim images lose most of their contrast. They are a few
-  elementwise ops on the input image, so they stay float32.
+  The per-image standardization is always kept float this way. In int8 it
+  breaks: the squared deviations (up to 255^2) get a scale of ~100, so a
+  dark, low-contrast image's variance rounds to 0 and the quantized DIV then
+  rejects its zero divisor (the interpreter fails), while moderately dim
+  images lose most of their contrast. They are a few elementwise ops on the
+  input image, so they stay float32.
   """
-  scope = alexnet_net.STANDARDIZE_SCOPE
   subgraph = model.subgraphs[0]
   names = []
   for op in subgraph.operators:
     for index in op.outputs:
       name = subgraph.tensors[index].name.decode()
       # Fused ops are named "a/b;c/d" after their TF nodes.
-      if any(f"/{scope}/" in f"/{part}" for part in name.split(";")):
+      if any(f"/{scope}/" in f"/{part}/" for part in name.split(";")):
         names.append(name)
   return names
 
 
-def _full_integer(converter, input_type, output_type):
-  """Calibrates, pins the input range, quantizes, sets the io types."""
+def _full_integer(converter, input_type, output_type, float_layers,
+                  graph_path):
+  """Calibrates, pins the input range, quantizes all but the standardization
+  and `float_layers`, sets the io types."""
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
   # Calibrate only: the input range is fixed and the standardization kept
   # float before quantizing (see module docstring); the rest follows what
@@ -158,7 +163,14 @@ def _full_integer(converter, input_type, output_type):
   model = flatbuffer_utils.read_model_from_bytearray(
       bytearray(converter.convert()))
   _pin_input_range(model)
-  denylisted = _standardization_outputs(model)
+  denylisted = _scope_outputs(model, alexnet_net.STANDARDIZE_SCOPE)
+  for layer in float_layers:
+    outputs = _scope_outputs(model, layer)
+    if not outputs:
+      raise UserError(f"{graph_path} has no layer '{layer}' to keep float: "
+                      "pass layer names such as conv1 (summarize_graph "
+                      "lists the nodes)")
+    denylisted += outputs
   quantized = tflite_convert.mlir_quantize(
       flatbuffer_utils.convert_object_to_bytearray(model),
       fully_quantize=False, denylisted_nodes=denylisted or None)
@@ -235,13 +247,14 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          representative_data=None, representative_split="train",
                          representative_samples=100, image_size=None,
                          class_names=None, model_name="AlexNet GTSRB",
-                         lower_lrn=False):
+                         lower_lrn=False, float_layers=()):
   """Converts a frozen classification graph to a .tflite file.
 
   lower_lrn rewrites LRN nodes with integer-capable ops first (see
   alexnet.lite.lower_lrn), so in an int8 model only the input's per-image
-  standardization stays float (see _standardization_outputs); on CPUs the
-  lowered LRN is slower than LRN's float kernel.
+  standardization stays float (see _scope_outputs); on CPUs the lowered LRN
+  is slower than LRN's float kernel. float_layers (int8 only) names network
+  layers, such as "conv1", to keep float32 inside the int8 model.
 
   Writes `output_path` (with metadata: labels and input normalization) and
   labels.txt beside it, both atomically. Returns a dict describing the
@@ -250,6 +263,10 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
   """
   quantize, input_type, output_type = resolve_types(
       quantize, inference_type, inference_input_type, inference_output_type)
+  if float_layers and quantize != "int8":
+    raise UserError(f"--float_layers={','.join(float_layers)} keeps layers "
+                    f"float inside an int8 model: it needs --quantize=int8, "
+                    f"not {quantize}")
   graph_def = graphs.read_graph_def(graph_path)
   inputs, outputs = graphs.io_tensors(graphs.import_graph(graph_def),
                                       graph_path, input_arrays[0],
@@ -283,11 +300,13 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
     model = tflite_bytes(source, input_arrays, output_arrays, shape,
                          quantize, input_type, output_type,
                          representative_data, representative_split,
-                         representative_samples, graph_path=graph_path)
+                         representative_samples, graph_path=graph_path,
+                         float_layers=float_layers)
   model = metadata.populate(
       model, class_names, model_name,
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
-      "quantization; input raw RGB 0..255")
+      "quantization" + (f" ({', '.join(float_layers)} float)"
+                        if float_layers else "") + "; input raw RGB 0..255")
   fileio.atomic_write(output_path, model)
   labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
                              metadata.LABELS_FILE)
@@ -299,7 +318,8 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
 def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
                  input_type=tf.float32, output_type=tf.float32,
                  representative_data=None, representative_split="train",
-                 representative_samples=100, graph_path=None):
+                 representative_samples=100, graph_path=None,
+                 float_layers=()):
   """Runs the TFLite converter on the graph file `source`; returns bytes.
 
   The conversion of convert_frozen_graph without its checks and metadata, so
@@ -319,7 +339,8 @@ def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
       converter.representative_dataset = representative_images(
           representative_data, representative_split, shape[1],
           representative_samples)
-      return _full_integer(converter, input_type, output_type)
+      return _full_integer(converter, input_type, output_type,
+                           float_layers, graph_path)
     return converter.convert()
   except ConverterError as e:
     _converter_error(graph_path, e)

@@ -1,4 +1,5 @@
-"""Frozen GraphDefs: reading one, importing it, finding its input/output."""
+"""Frozen GraphDefs: reading one, importing it, finding its input/output
+and its layers."""
 
 import os
 
@@ -39,3 +40,16 @@ def io_tensors(graph, graph_path, input_name, output_name):
   except KeyError as e:
     raise UserError(f"{graph_path} has no node {e}: check --input_arrays/"
                     "--output_arrays") from None
+
+
+def layer_outputs(graph_def, scope="alexnet"):
+  """{layer: node name of its last op} for the nodes `scope/<layer>[/...]`,
+  in graph order (constants and identities left out); `scope` defaults to
+  alexnet.nets.alexnet's."""
+  last = {}
+  for node in graph_def.node:
+    parts = node.name.split("/")
+    if (parts[0] == scope and len(parts) > 1 and
+        node.op not in ("Const", "Identity")):
+      last[parts[1]] = node.name  # dicts keep first-insertion order
+  return last

@@ -57,11 +57,22 @@ def test_input_shapes_mismatch(tiny, tmp_path):
     (dict(inference_type="QUANTIZED_UINT8", quantize="float16"),
      "conflicts with --quantize=float16"),
     (dict(quantize="int4"), "--quantize=int4 is not one of"),
+    (dict(quantize="dynamic", float_layers=["conv1"]),
+     "--float_layers=conv1 keeps layers float inside an int8 model"),
 ])
 def test_inconsistent_flags(kwargs, match, tiny, tmp_path):
   with pytest.raises(UserError, match=match):
     convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
                                  **kwargs)
+
+
+def test_float_layer_not_in_the_graph(tiny, tmp_path):
+  with pytest.raises(UserError, match="has no layer 'conv9' to keep float"):
+    convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
+                                 quantize="int8", float_layers=["conv9"],
+                                 representative_data=tiny["data_dir"],
+                                 representative_samples=8)
+  assert not os.path.exists(tmp_path / "m.tflite")
 
 
 def test_not_a_graph(tmp_path):

@@ -7,6 +7,7 @@ import tensorflow as tf
 from alexnet import metrics
 from alexnet.lite import convert
 from alexnet.lite import evaluate
+from alexnet.lite import flatbuffer
 from alexnet.lite import graphs
 from alexnet.lite import lower_lrn
 from alexnet.lite import interpreter
@@ -183,3 +184,23 @@ def test_builtin_kernels_match_xnnpack(converted, validation):
   assert "DELEGATE" not in ops[0] and "DELEGATE" in ops[1]
   np.testing.assert_allclose(interpreter.predict(builtin, images),
                              interpreter.predict(xnnpack, images), atol=1e-5)
+
+
+def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
+  """float_layers=["conv1"]: conv1 computes in float32, conv2-5 in int8, and
+  the model still agrees with the float one."""
+  path = str(tmp_path / "conv1_float.tflite")
+  info = convert.convert_frozen_graph(
+      tiny["graph"], path, quantize="int8",
+      inference_input_type="QUANTIZED_UINT8", float_layers=["conv1"],
+      representative_data=tiny["data_dir"], representative_samples=24)
+  with open(path, "rb") as f:
+    ops = flatbuffer.list_ops(f.read())
+  convs = [flatbuffer.kernel_type(op) for op in ops if op["op"] == "CONV_2D"]
+  assert convs == ["float32"] + ["int8"] * 4
+  assert "CONV_2D" in info["float_fallback_ops"]
+  images = validation[0]
+  float_probs = interpreter.predict(
+      interpreter.load(converted["float"]["path"]), images)
+  probs = interpreter.predict(interpreter.load(path), images)
+  assert metrics.top1_agreement(float_probs, probs) >= 0.95
