@@ -84,4 +84,9 @@ step "9 compare every variant on the validation tracks"
 python tools/compare_models.py --data_dir="$OUT/tfrecords_roi" \
   --split=validation --latency_runs="$LATENCY_RUNS" --output_dir="$OUT" \
   --models="frozen=$OUT/graphs/frozen.pb,transformed=$OUT/graphs/transformed.pb,tflite_float=$OUT/tflite/alexnet_none.tflite,tflite_dynamic=$OUT/tflite/alexnet_dynamic.tflite,tflite_float16=$OUT/tflite/alexnet_float16.tflite,tflite_int8=$OUT/tflite/alexnet_int8.tflite,tflite_int8_float_conv1=$OUT/tflite/alexnet_int8_float_conv1.tflite"
-step "done: $OUT/comparison.md"
+
+step "10 TFLite latency, the variants timed in alternation (fair ratios)"
+T="$OUT/tflite/alexnet"
+python benchmarks/paired_latency.py --runs=200 --output="$OUT/latency_paired.md" \
+  --models="float=${T}_none.tflite,dynamic=${T}_dynamic.tflite,float16=${T}_float16.tflite,int8=${T}_int8.tflite,int8_float_conv1=${T}_int8_float_conv1.tflite"
+step "done: $OUT/comparison.md, $OUT/latency_paired.md"
