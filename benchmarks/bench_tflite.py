@@ -19,7 +19,6 @@ import json
 import os
 
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
@@ -69,8 +68,7 @@ def random_init_graph(path, image_size):
 
 def paired_latency_ratio(float_path, int8_path, image_size, runs):
   """int8/float median latency at 2 threads, the two timed in alternation."""
-  image = np.random.default_rng(0).uniform(
-      0, 255, (image_size, image_size, 3)).astype(np.float32)
+  image = interpreter.random_image(image_size)
   contents = [flatbuffer.read_tflite(p) for p in (float_path, int8_path)]
   base, int8 = interpreter.measure_paired_latency(contents, image, 2, runs)
   print(f"paired at 2 threads: float {base['median_ms']:.1f} ms, int8 "

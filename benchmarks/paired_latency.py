@@ -12,7 +12,6 @@ depend on the pixels), median and p90 of --runs after 5 warm-up rounds.
 """
 
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
-import numpy as np
 from absl import app, flags
 
 from alexnet import fileio
@@ -40,9 +39,7 @@ def paired_table(models, threads, runs):
   if len(sizes) != 1:
     raise UserError(f"--models have different input sizes {sorted(sizes)}: "
                     "time variants of one model")
-  size = sizes.pop()
-  image = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(
-      np.float32)
+  image = interpreter.random_image(sizes.pop())
   lines = ["| model | threads | median ms | p90 ms | median / first |",
            "|---|---|---|---|---|"]
   for n in threads:

@@ -14,8 +14,9 @@ int8 cuts are converted as tools/convert.py converts the int8 model (uint8
 input, per-image standardization in float) but with a float output, so each
 also pays a DEQUANTIZE of its activation: small next to the layers, and part
 of the whole model's figure too. --float_layers adds a variant: int8 with
-those layers kept float32 (tools/convert.py --float_layers). A difference of two medians is noisy:
-layers that cost little (pools, fc8) can come out slightly negative.
+those layers kept float32 (tools/convert.py --float_layers). A difference of
+two medians is noisy: layers that cost little (pools, fc8) can come out
+slightly negative.
 
 Writes the cut models, profile.md and profile.json to --work_dir.
 """
@@ -24,7 +25,6 @@ import json
 import os
 
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 from tqdm import tqdm
@@ -160,8 +160,7 @@ def main(argv):
   os.makedirs(FLAGS.work_dir, exist_ok=True)
   models = convert_cuts(FLAGS.graph, cuts, [1, size, size, 3], specs,
                         FLAGS.data_dir, FLAGS.work_dir)
-  image = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(
-      np.float32)
+  image = interpreter.random_image(size)
   text = f"# TFLite latency by layer: {FLAGS.graph}\n"
   layers = {}
   for kernels in FLAGS.kernels:

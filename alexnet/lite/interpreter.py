@@ -111,6 +111,13 @@ def _ready(model_content, image, num_threads, xnnpack=True):
   return interpreter
 
 
+def random_image(size, seed=0):
+  """A [size, size, 3] float32 image of uniform raw pixels, for timing:
+  latency does not depend on the pixel values."""
+  return np.random.default_rng(seed).uniform(0, 255, (size, size, 3)).astype(
+      np.float32)
+
+
 def measure_latency(model_content, image, num_threads, runs=50, warmup=5):
   """Batch-1 latency of one invoke at `num_threads`, median and p90."""
   return time_runs(_ready(model_content, image, num_threads).invoke, runs,
