@@ -2,7 +2,7 @@
 
 Images stay raw RGB in 0..255 (float32); the model normalizes. Augmentation
 is geometric (small rotation, scale, translation) and photometric
-(brightness, contrast). There are no flips: a mirrored "keep left" is a
+(brightness, contrast; optionally gamma and saturation, see `color`). There are no flips: a mirrored "keep left" is a
 "keep right", and mirrored digits or arrows are not valid signs.
 
 The geometric augmentation and the resize are one ImageProjectiveTransformV3
@@ -19,6 +19,11 @@ SCALE_RANGE = (0.9, 1.1)
 MAX_TRANSLATION = 0.1  # Of the image size.
 MAX_BRIGHTNESS_DELTA = 32.0  # Of 255.
 CONTRAST_RANGE = (0.8, 1.2)
+# Color augmentation. Per-image standardization undoes brightness and
+# contrast but not these: washed-out (gamma < 1, pale) and dark, saturated
+# real signs are what the brightness/contrast-only model still misread.
+MAX_LOG2_GAMMA = 1.0  # Gamma in 0.5..2.
+SATURATION_RANGE = (0.4, 1.6)
 
 
 def _op_seed(seed, index):
@@ -92,9 +97,26 @@ def random_brightness_contrast(image, seed=None):
   return tf.clip_by_value((image - mean) * factor + mean + delta, 0.0, 255.0)
 
 
-def preprocess(image, image_size, augment=False, seed=None):
-  """A decoded uint8 [H, W, 3] image -> float32 [S, S, 3] in 0..255."""
+def random_gamma_saturation(image, seed=None):
+  """Random gamma curve and saturation scaling, kept within 0..255."""
+  gamma = tf.pow(2.0, tf.random.uniform([], -MAX_LOG2_GAMMA, MAX_LOG2_GAMMA,
+                                        seed=_op_seed(seed, 5)))
+  # Clipped first: a negative base would give NaN.
+  image = 255.0 * tf.pow(tf.clip_by_value(image / 255.0, 0.0, 1.0), gamma)
+  factor = tf.random.uniform([], *SATURATION_RANGE, seed=_op_seed(seed, 6))
+  gray = tf.reduce_mean(image, axis=-1, keepdims=True)
+  return tf.clip_by_value(gray + (image - gray) * factor, 0.0, 255.0)
+
+
+def preprocess(image, image_size, augment=False, color=False, seed=None):
+  """A decoded uint8 [H, W, 3] image -> float32 [S, S, 3] in 0..255.
+
+  augment: random geometry, brightness and contrast; with color, also random
+  gamma and saturation.
+  """
   if not augment:
     return resize(image, image_size)
   image = random_affine_resize(image, image_size, seed=seed)
+  if color:
+    image = random_gamma_saturation(image, seed=seed)
   return random_brightness_contrast(image, seed=seed)

@@ -51,11 +51,12 @@ def session_config(num_threads=0):
 
 
 def input_fn(data_dir, split, params, batch_size, is_training=False,
-             augment=False, num_epochs=1, seed=None):
+             augment=False, augment_color=False, num_epochs=1, seed=None):
   """(images, labels) tensors of one split, for model_fn."""
   dataset = tfrecord_reader.make_dataset(
       data_dir, split, params["image_size"], batch_size,
-      is_training=is_training, augment=augment, crop_roi=params["crop_roi"],
+      is_training=is_training, augment=augment, augment_color=augment_color,
+      crop_roi=params["crop_roi"],
       num_epochs=num_epochs, seed=seed, drop_remainder=is_training)
   images, labels = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
   return images, labels
@@ -154,6 +155,7 @@ class RunConfig:
   epochs: int = 20
   max_steps: int = None
   augment: bool = False
+  augment_color: bool = False
   seed: int = None
   warmup_epochs: float = 0.0
   decay_epochs: float = 10.0
@@ -193,6 +195,7 @@ class _Trainer:
       images, labels = input_fn(
           self.data_dir, "train", self.params, run.batch_size,
           is_training=True, augment=run.augment,
+          augment_color=run.augment_color,
           num_epochs=math.ceil(
               (self.max_steps - start_step) / self.steps_per_epoch),
           seed=None if run.seed is None else run.seed + start_step)
@@ -318,6 +321,7 @@ def train(data_dir, model_dir, params, **options):
       epochs: passes over the training split (unless max_steps is set).
       max_steps: total global steps to reach, if given.
       augment: random geometric and photometric augmentation.
+      augment_color: with augment, also random gamma and saturation.
       seed: makes shuffling, augmentation and initialization repeatable.
       warmup_epochs: linear learning-rate warm-up length.
       decay_epochs: step schedule: epochs between decays.

@@ -58,6 +58,43 @@ def test_augmentation_varies_stays_in_range_and_never_mirrors():
   assert (left > right + 60).all()
 
 
+def test_gamma_darkens_and_brightens_within_its_bounds():
+  # Mid-gray has no saturation to change: only gamma moves it, to
+  # 255 * 0.5 ** gamma with gamma in 0.5..2.
+  image = tf.fill([8, 8, 3], 127.5)
+  values = np.array([
+      preprocessing.random_gamma_saturation(image).numpy().mean()
+      for _ in range(40)])
+  low, high = 255 * 0.5 ** 2, 255 * 0.5 ** 0.5
+  assert values.min() >= low - 1e-3 and values.max() <= high + 1e-3
+  assert values.min() < 110 and values.max() > 145  # Both directions.
+
+
+def test_saturation_scales_color_and_keeps_gray_gray():
+  gray = tf.fill([4, 4, 3], 90.0)
+  out = preprocessing.random_gamma_saturation(gray).numpy()
+  np.testing.assert_allclose(out, out[..., :1].repeat(3, axis=-1), atol=1e-4)
+  color = tf.constant([[[200.0, 100.0, 50.0]]])
+  spreads = []
+  for _ in range(40):
+    pixel = preprocessing.random_gamma_saturation(color).numpy()[0, 0]
+    assert 0 <= pixel.min() and pixel.max() <= 255
+    assert pixel[0] >= pixel[1] >= pixel[2]  # Hue order kept.
+    spreads.append(pixel[0] - pixel[2])
+  assert len(set(spreads)) == 40
+
+
+def test_color_augmentation_only_with_augment():
+  image = _image(30, 20)
+  np.testing.assert_array_equal(
+      preprocessing.preprocess(image, 40, color=True).numpy(),
+      preprocessing.resize(image, 40).numpy())
+  outputs = [preprocessing.preprocess(image, 40, augment=True,
+                                      color=True).numpy() for _ in range(5)]
+  assert all(0 <= o.min() and o.max() <= 255 for o in outputs)
+  assert len({o.tobytes() for o in outputs}) == 5
+
+
 def test_plain_preprocess_is_deterministic_and_raw_range():
   image = _image(30, 20)
   first = preprocessing.preprocess(image, 227).numpy()

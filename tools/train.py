@@ -33,6 +33,8 @@ flags.DEFINE_float("decay_rate", DEFAULT_PARAMS["decay_rate"],
                    "step schedule: factor per decay.")
 flags.DEFINE_boolean("augment", False, "Random rotation, scale, shift, "
                      "brightness and contrast.")
+flags.DEFINE_boolean("augment_color", False, "With --augment, also random "
+                     "gamma and saturation.")
 flags.DEFINE_boolean("crop_roi", False, "Crop images to the sign's ROI.")
 flags.DEFINE_enum("normalization", DEFAULT_PARAMS["normalization"],
                   alexnet_lib.NORMALIZATIONS, "LRN (the paper) or batch norm.")
@@ -82,6 +84,7 @@ def main(argv):
   step = training.train(
       FLAGS.data_dir, FLAGS.model_dir, params, batch_size=FLAGS.batch_size,
       epochs=FLAGS.epochs, max_steps=FLAGS.max_steps, augment=FLAGS.augment,
+      augment_color=FLAGS.augment_color,
       seed=FLAGS.seed, warmup_epochs=FLAGS.warmup_epochs,
       decay_epochs=FLAGS.decay_epochs,
       save_checkpoints_secs=FLAGS.save_checkpoints_secs,

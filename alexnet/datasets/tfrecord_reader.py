@@ -71,7 +71,8 @@ def _decode(features, crop_roi):
 
 
 def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
-                 augment=False, crop_roi=False, num_epochs=1, seed=None,
+                 augment=False, augment_color=False, crop_roi=False,
+                 num_epochs=1, seed=None,
                  drop_remainder=False, shuffle_buffer=10000):
   """A tf.data.Dataset of (images, labels) batches from one split.
 
@@ -82,6 +83,7 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     batch_size: images per batch B.
     is_training: shuffle shards and records (reshuffled every epoch).
     augment: random rotation/scale/translation/brightness/contrast.
+    augment_color: with augment, also random gamma and saturation.
     crop_roi: crop each image to its sign's ROI before resizing.
     num_epochs: passes over the data; None repeats forever.
     seed: makes shuffling and augmentation repeatable.
@@ -108,7 +110,8 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
   def parse(serialized):
     features = tf.io.parse_single_example(serialized, _FEATURES)
     image = preprocessing.preprocess(_decode(features, crop_roi), image_size,
-                                     augment=augment, seed=seed)
+                                     augment=augment, color=augment_color,
+                                     seed=seed)
     return image, features[tw.FEATURE_LABEL]
 
   dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE,

@@ -104,22 +104,35 @@ def test_crop_roi_reads_the_roi(converted, tiny_gtsrb, tmp_path):
                 expected[y1:y2 + 1, x1:x2 + 1]).mean() < JPEG_TOLERANCE
 
 
-def test_training_pipeline_in_a_v1_graph_with_augmentation(converted, tmp_path):
-  source, _ = converted
-  out = str(tmp_path / "tfrecords")
-  tfrecord_writer.build(source, out, num_shards=2, validation_fraction=0.3)
-  with tf.Graph().as_default():
+def _augmented_batches(out, augment_color, count):
+  """count training batches, and the op types of the graph's functions."""
+  with tf.Graph().as_default() as graph:
     dataset = tfrecord_reader.make_dataset(
         out, "train", 24, batch_size=4, is_training=True, augment=True,
-        num_epochs=None, seed=3, drop_remainder=True, shuffle_buffer=50)
+        augment_color=augment_color, num_epochs=None, seed=3,
+        drop_remainder=True, shuffle_buffer=50)
     images, labels = tf.compat.v1.data.make_one_shot_iterator(
         dataset).get_next()
     assert images.shape.as_list() == [4, 24, 24, 3]
     with tf.compat.v1.Session() as sess:
-      batches = [sess.run([images, labels]) for _ in range(6)]  # > 1 epoch.
+      batches = [sess.run([images, labels]) for _ in range(count)]
+  ops = {node.op for function in graph.as_graph_def().library.function
+         for node in function.node_def}
+  return batches, ops
+
+
+@pytest.mark.parametrize("augment_color", [False, True])
+def test_training_pipeline_in_a_v1_graph_with_augmentation(
+    converted, tmp_path, augment_color):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, num_shards=2, validation_fraction=0.3)
+  batches, ops = _augmented_batches(out, augment_color, 6)  # > 1 epoch.
   values = np.stack([b[0] for b in batches])
   assert values.min() >= 0 and values.max() <= 255
   assert set(np.concatenate([b[1] for b in batches])) <= {0, 14, 42}
+  assert "ImageProjectiveTransformV3" in ops
+  assert ("Pow" in ops) == augment_color  # The gamma curve.
 
 
 def test_initializable_iterator_reads_validation_once_per_epoch(converted,
