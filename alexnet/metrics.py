@@ -104,6 +104,33 @@ def plot_confusion_matrix(confusion, class_names, path):
   plots.save_figure(fig, path)
 
 
+def errors_by_track(labels, predictions, tracks):
+  """Misread images grouped by (true class, track, predicted class).
+
+  GTSRB's images come in tracks of one physical sign, so errors cluster: a
+  whole track misread the same way is one sign the model gets wrong.
+
+  Args:
+    labels, predictions, tracks: int arrays [N] (tracks: track ids).
+
+  Returns:
+    [{label, track, track_count, predicted, count}], most errors first.
+  """
+  labels, predictions, tracks = (np.asarray(a, dtype=np.int64)
+                                 for a in (labels, predictions, tracks))
+  track_ids, track_counts = np.unique(tracks, return_counts=True)
+  sizes = dict(zip(track_ids.tolist(), track_counts.tolist()))
+  wrong = labels != predictions
+  keys, counts = np.unique(
+      np.stack([labels[wrong], tracks[wrong], predictions[wrong]], axis=1),
+      axis=0, return_counts=True)
+  rows = [{"label": label, "track": track, "track_count": sizes[track],
+           "predicted": predicted, "count": count}
+          for (label, track, predicted), count in zip(keys.tolist(),
+                                                      counts.tolist())]
+  return sorted(rows, key=lambda r: (-r["count"], r["label"], r["track"]))
+
+
 def top1_agreement(probs_a, probs_b):
   """Fraction of examples on which two models predict the same class."""
   a = np.asarray(probs_a).argmax(axis=1)

@@ -88,8 +88,12 @@ python tools/compare_models.py --data_dir="$OUT/tfrecords_roi" \
   --split=validation --latency_runs="$LATENCY_RUNS" --output_dir="$OUT" \
   --models="frozen=$OUT/graphs/frozen.pb,transformed=$OUT/graphs/transformed.pb,tflite_float=$OUT/tflite/alexnet_none.tflite,tflite_dynamic=$OUT/tflite/alexnet_dynamic.tflite,tflite_float16=$OUT/tflite/alexnet_float16.tflite,tflite_int8=$OUT/tflite/alexnet_int8.tflite,tflite_int8_float_conv1=$OUT/tflite/alexnet_int8_float_conv1.tflite"
 
+step "9.1 the frozen graph's errors by track (which signs it misreads)"
+python benchmarks/track_errors.py --graph="$OUT/graphs/frozen.pb" \
+  --data_dir="$OUT/tfrecords_roi" --output="$OUT/track_errors.md"
+
 step "10 TFLite latency, the variants timed in alternation (fair ratios)"
 T="$OUT/tflite/alexnet"
 python benchmarks/paired_latency.py --runs=200 --output="$OUT/latency_paired.md" \
   --models="float=${T}_none.tflite,dynamic=${T}_dynamic.tflite,float16=${T}_float16.tflite,int8=${T}_int8.tflite,int8_float_conv1=${T}_int8_float_conv1.tflite"
-step "done: $OUT/comparison.md, $OUT/latency_paired.md"
+step "done: $OUT/comparison.md, $OUT/track_errors.md, $OUT/latency_paired.md"

@@ -20,6 +20,7 @@ _FEATURES = {
     tw.FEATURE_ENCODED: tf.io.FixedLenFeature([], tf.string),
     tw.FEATURE_LABEL: tf.io.FixedLenFeature([], tf.int64),
     **{key: tf.io.FixedLenFeature([], tf.int64) for key in tw.FEATURE_ROI},
+    tw.FEATURE_TRACK: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
 }
 
 _BUILD_ADVICE = "run tools/build_tfrecord.py to make it"
@@ -73,7 +74,7 @@ def _decode(features, crop_roi):
 def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
                  augment=False, augment_color=False, crop_roi=False,
                  num_epochs=1, seed=None,
-                 drop_remainder=False, shuffle_buffer=10000):
+                 drop_remainder=False, shuffle_buffer=10000, with_tracks=False):
   """A tf.data.Dataset of (images, labels) batches from one split.
 
   Args:
@@ -89,9 +90,12 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     seed: makes shuffling and augmentation repeatable.
     drop_remainder: drop a last batch smaller than B.
     shuffle_buffer: records in the shuffle buffer.
+    with_tracks: also yield each image's track id (tfrecord_writer.track_id;
+      -1 for test images).
 
   Returns:
-    Dataset of (float32 [B, S, S, 3] raw RGB in 0..255, int64 [B] labels).
+    Dataset of (float32 [B, S, S, 3] raw RGB in 0..255, int64 [B] labels),
+    plus int64 [B] track ids with_tracks.
   """
   files = shard_paths(data_dir, split)
   dataset = tf.data.Dataset.from_tensor_slices(files)
@@ -112,6 +116,8 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     image = preprocessing.preprocess(_decode(features, crop_roi), image_size,
                                      augment=augment, color=augment_color,
                                      seed=seed)
+    if with_tracks:
+      return image, features[tw.FEATURE_LABEL], features[tw.FEATURE_TRACK]
     return image, features[tw.FEATURE_LABEL]
 
   dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE,

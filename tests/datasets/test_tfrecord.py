@@ -89,6 +89,13 @@ def test_pixels_and_labels_survive_the_round_trip(converted, tmp_path):
     expected = pixels[f"{label}/{name[:-4]}"]
     assert np.abs(image - expected).mean() < JPEG_TOLERANCE
 
+  with_tracks = tfrecord_reader.make_dataset(out, "train", 16, batch_size=100,
+                                             with_tracks=True)
+  _, again, tracks = next(iter(with_tracks))
+  np.testing.assert_array_equal(again, labels)
+  assert tracks.numpy().tolist() == [track for _, _, track in records]
+  assert len(set(tracks.numpy().tolist())) > 1
+
 
 def test_crop_roi_reads_the_roi(converted, tiny_gtsrb, tmp_path):
   source, pixels = converted

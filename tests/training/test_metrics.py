@@ -77,3 +77,20 @@ def test_top1_agreement():
   b[3] = b[3][::-1]  # Now predicts class 5 for the last example.
   assert metrics.top1_agreement(a, a) == 1.0
   assert metrics.top1_agreement(a, b) == pytest.approx(3 / 4)
+
+
+def test_errors_by_track_groups_and_orders_the_misreads():
+  labels = [3, 3, 3, 3, 5, 5, 0]
+  tracks = [30019, 30019, 30019, 30002, 50001, 50001, 7]
+  predictions = [5, 5, 3, 5, 3, 2, 0]
+  rows = metrics.errors_by_track(labels, predictions, tracks)
+  assert rows == [
+      {"label": 3, "track": 30019, "track_count": 3, "predicted": 5,
+       "count": 2},
+      {"label": 3, "track": 30002, "track_count": 1, "predicted": 5,
+       "count": 1},
+      {"label": 5, "track": 50001, "track_count": 2, "predicted": 2,
+       "count": 1},
+      {"label": 5, "track": 50001, "track_count": 2, "predicted": 3,
+       "count": 1}]
+  assert metrics.errors_by_track(labels, labels, tracks) == []
