@@ -2,8 +2,9 @@
 
 Images stay raw RGB in 0..255 (float32); the model normalizes. Augmentation
 is geometric (small rotation, scale, translation) and photometric
-(brightness, contrast; optionally gamma and saturation, see `color`). There are no flips: a mirrored "keep left" is a
-"keep right", and mirrored digits or arrows are not valid signs.
+(brightness, contrast; with `color`, also gamma and saturation). There are
+no flips: a mirrored "keep left" is a "keep right", and mirrored digits or
+arrows are not valid signs.
 
 The geometric augmentation and the resize are one ImageProjectiveTransformV3
 op sampling the source image directly, so a training image is interpolated
