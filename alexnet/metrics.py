@@ -4,6 +4,8 @@ Shared by the TensorFlow evaluation and the TensorFlow Lite tools, so both
 report the same numbers the same way.
 """
 
+import itertools
+
 import numpy as np
 
 
@@ -139,3 +141,31 @@ def top1_agreement(probs_a, probs_b):
     raise ValueError(f"cannot compare predictions of shapes {a.shape} and "
                      f"{b.shape}")
   return float((a == b).mean())
+
+
+def committees(labels, probabilities, min_size=2):
+  """Top-1 of every committee of models that averages their probabilities.
+
+  Averaging independently trained models (Ciresan et al. 2012, "Multi-column
+  deep neural network for traffic sign classification") corrects the errors
+  they do not share; this measures how many that is.
+
+  Args:
+    labels: int class ids [N].
+    probabilities: {name: [N, C] probabilities}, one entry per model.
+    min_size: smallest committee listed.
+
+  Returns:
+    [{members (names, in the dict's order), top1, errors}], by size then by
+    the order of the names.
+  """
+  labels = np.asarray(labels)
+  names = list(probabilities)
+  rows = []
+  for size in range(min_size, len(names) + 1):
+    for members in itertools.combinations(names, size):
+      mean = np.mean([probabilities[n] for n in members], axis=0)
+      errors = int((mean.argmax(axis=1) != labels).sum())
+      rows.append({"members": members, "top1": 1 - errors / len(labels),
+                   "errors": errors})
+  return rows

@@ -39,7 +39,7 @@ def _result(path, kind, labels, probabilities, class_names,
       "report": metrics.classification_report(labels, probabilities,
                                               class_names),
       "agreement": agreement, "latency": latency,
-      "probabilities": probabilities,
+      "labels": labels, "probabilities": probabilities,
   }
 
 
@@ -54,8 +54,8 @@ def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
   Returns a dict: path, kind "tflite", size_bytes, gzip_bytes, report
   (metrics.classification_report), agreement (top-1 agreement with
   `reference_probabilities`, or None), latency {threads: {median_ms, p90_ms,
-  runs}} at batch 1 (empty when latency_runs is 0), probabilities, input
-  (dtype/scale/zero_point), ops summary and float_fallback_ops.
+  runs}} at batch 1 (empty when latency_runs is 0), labels, probabilities,
+  input (dtype/scale/zero_point), ops summary and float_fallback_ops.
   """
   content = flatbuffer.read_tflite(model_path)
   interpreter = lite_interpreter.load(model_content=content)

@@ -21,6 +21,10 @@ def test_evaluate_tflite_report_agreement_latency(tiny, converted):
       reference_probabilities=reference["probabilities"],
       latency_runs=LATENCY_RUNS, threads=(1, 2))
   assert result["report"]["count"] == reference["report"]["count"] > 0
+  assert (result["labels"] == reference["labels"]).all()
+  assert len(result["labels"]) == result["report"]["count"]
+  assert result["report"]["top1"] == pytest.approx(
+      (result["probabilities"].argmax(axis=1) == result["labels"]).mean())
   assert result["agreement"] >= 0.95
   assert sorted(reference["latency"]) == [2] and reference["agreement"] is None
   assert sorted(result["latency"]) == [1, 2]

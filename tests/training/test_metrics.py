@@ -94,3 +94,20 @@ def test_errors_by_track_groups_and_orders_the_misreads():
       {"label": 5, "track": 50001, "track_count": 2, "predicted": 3,
        "count": 1}]
   assert metrics.errors_by_track(labels, labels, tracks) == []
+
+
+def test_committees_average_the_members_probabilities():
+  labels = np.array([0, 1, 2])
+  # a and b each miss one image narrowly, one the other is sure of;
+  # c is wrong on all three.
+  a = np.array([[0.6, 0.4, 0.0], [0.0, 0.45, 0.55], [0.0, 0.0, 1.0]])
+  b = np.array([[0.45, 0.55, 0.0], [0.0, 0.9, 0.1], [0.1, 0.0, 0.9]])
+  c = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.9, 0.1]])
+  rows = metrics.committees(labels, {"a": a, "b": b, "c": c})
+  assert [(r["members"], r["errors"]) for r in rows] == [
+      (("a", "b"), 0), (("a", "c"), 2), (("b", "c"), 2), (("a", "b", "c"), 1)]
+  assert rows[0]["top1"] == 1.0
+  assert rows[-1]["top1"] == pytest.approx(2 / 3)
+  singles = metrics.committees(labels, {"a": a, "b": b}, min_size=1)
+  assert [(r["members"], r["errors"]) for r in singles][:2] == [
+      (("a",), 1), (("b",), 1)]
