@@ -98,7 +98,7 @@ def test_errors_by_track_groups_and_orders_the_misreads():
 
 def test_committees_average_the_members_probabilities():
   labels = np.array([0, 1, 2])
-  # a and b each miss one image narrowly, one the other is sure of;
+  # a and b each miss one image narrowly, one the other gets right;
   # c is wrong on all three.
   a = np.array([[0.6, 0.4, 0.0], [0.0, 0.45, 0.55], [0.0, 0.0, 1.0]])
   b = np.array([[0.45, 0.55, 0.0], [0.0, 0.9, 0.1], [0.1, 0.0, 0.9]])
