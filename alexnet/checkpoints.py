@@ -3,6 +3,12 @@
 model_dir/model.ckpt-STEP.*   written while training (with optimizer state)
 model_dir/best/model.ckpt-STEP.*  the model variables of the checkpoint with
                               the best validation top-1 so far, and best.json
+
+A run trained with moving averages (model_fn's moving_average_decay) saves
+each network variable's average as VARIABLE/ExponentialMovingAverage beside
+it; `restore` reads the averages when the checkpoint has them all, so
+validation, best/ (which stores them under the plain names), evaluation and
+export all use the averaged model.
 """
 
 import json
@@ -16,6 +22,7 @@ PREFIX = "model.ckpt"  # Checkpoints are PREFIX-STEP.* (export/: PREFIX.*).
 BEST_DIR = "best"
 BEST_JSON = "best.json"
 CHOICES = ("best", "latest")
+MOVING_AVERAGE = "ExponentialMovingAverage"  # Name of the averages' scope.
 
 
 def latest(model_dir):
@@ -61,8 +68,14 @@ def resolve(model_dir, which="best"):
   return which
 
 
+def average_name(variable):
+  """The checkpoint name of `variable`'s moving average."""
+  return f"{variable.op.name}/{MOVING_AVERAGE}"
+
+
 def check_compatible(checkpoint_path, variables):
-  """UserError unless the checkpoint holds each variable with its shape."""
+  """The checkpoint's {name: shape}; UserError unless it holds each variable
+  with its shape."""
   try:
     saved = dict(tf.train.list_variables(checkpoint_path))
   except (tf.errors.OpError, ValueError) as e:
@@ -78,13 +91,20 @@ def check_compatible(checkpoint_path, variables):
           f"checkpoint {checkpoint_path} holds {name} as {saved[name]} but "
           f"this model needs {shape}: it was trained with another image size "
           "or class count; use its model_dir's settings or a new model_dir")
+  return saved
 
 
 def restore(session, checkpoint_path, variables=None):
-  """Restores `variables` (default: all global ones) after checking them."""
+  """Restores `variables` (default: all global ones) after checking them.
+
+  From the variables' moving averages where the checkpoint has one for each.
+  """
   variables = (tf.compat.v1.global_variables() if variables is None
                else variables)
-  check_compatible(checkpoint_path, variables)
+  saved = check_compatible(checkpoint_path, variables)
+  averages = {average_name(v): v for v in variables}
+  if averages and all(name in saved for name in averages):
+    variables = averages
   tf.compat.v1.train.Saver(variables).restore(session, checkpoint_path)
 
 

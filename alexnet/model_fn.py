@@ -6,7 +6,9 @@ training, evaluation and export code reads like the TF1 original:
 fields each mode fills:
 
   TRAIN    loss, train_op (Adam on the learning-rate schedule; also runs the
-           batch-norm statistics updates), predictions, scalars
+           batch-norm statistics updates and, with moving_average_decay,
+           updates the network variables' moving averages), predictions,
+           scalars
   EVAL     loss, eval_metric_ops {name: (value, update_op)}, predictions
   PREDICT  predictions {"logits", "probabilities", "classes"} only
 
@@ -26,6 +28,7 @@ import os
 
 import tensorflow as tf
 
+from alexnet import checkpoints
 from alexnet.errors import UserError
 from alexnet.fileio import atomic_write
 from alexnet.nets import alexnet as alexnet_lib
@@ -69,6 +72,10 @@ DEFAULT_PARAMS = {
     "decay_steps": 1,  # step schedule: multiply by decay_rate every decay_steps
     "decay_rate": 0.1,
     "label_smoothing": 0.0,
+    # Exponential moving averages of the network variables (0: none), as
+    # tf-slim's --moving_average_decay: checkpoints hold them beside the
+    # variables, and validation, best/ and export use them.
+    "moving_average_decay": 0.0,
 }
 
 CONFIG_NAME = "model_config.json"
@@ -106,6 +113,32 @@ def _cross_entropy(labels, logits, num_classes, label_smoothing=0.0):
   return tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=logits)
 
 
+def _update_moving_averages(variables, decay, global_step, train_op):
+  """`train_op`, then VARIABLE/ExponentialMovingAverage of each variable
+  moved towards it.
+
+  What tf.compat.v1.train.ExponentialMovingAverage(decay,
+  num_updates=global_step).apply(variables) does, with the checkpoint names
+  it uses; that class cannot be initialized beside reference variables in
+  TF 2 (its averages' initial values read the variables through a cond that
+  runs before they are initialized), so the averages start from the
+  variables' own initial values here.
+  """
+  updates = []
+  with tf.control_dependencies([train_op]):
+    # Lower early on, so the averages do not cling to the initialization.
+    step = tf.cast(global_step, tf.float32)  # After train_op's increment.
+    decay = tf.minimum(decay, (1.0 + step) / (10.0 + step))
+    for variable in variables:
+      with tf.init_scope():
+        average = tf.compat.v1.Variable(
+            variable.initial_value, name=checkpoints.average_name(variable),
+            trainable=False, use_resource=False)
+      updates.append(tf.compat.v1.assign_sub(
+          average, (1.0 - decay) * (average - variable)))
+  return tf.group(*updates, name="update_moving_averages")
+
+
 def model_fn(features, labels, mode, params):
   """Builds the graph for `mode`; see the module docstring."""
   params = {**DEFAULT_PARAMS, **params}
@@ -116,7 +149,10 @@ def model_fn(features, labels, mode, params):
       normalization=params["normalization"],
       weight_decay=params["weight_decay"],
       input_standardization=params["input_standardization"])
+  # The network's variables are the global ones it adds (in creation order).
+  first_variable = len(tf.compat.v1.global_variables())
   logits, _ = network_fn(features)
+  network_variables = tf.compat.v1.global_variables()[first_variable:]
   predictions = alexnet_lib.inference_outputs(logits)
   if mode == ModeKeys.PREDICT:
     return EstimatorSpec(mode, predictions, None, None, None)
@@ -149,6 +185,10 @@ def model_fn(features, labels, mode, params):
   with tf.control_dependencies(
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
     train_op = optimizer.minimize(loss, global_step=global_step)
+  if params["moving_average_decay"]:
+    train_op = _update_moving_averages(
+        network_variables, float(params["moving_average_decay"]), global_step,
+        train_op)
   tf.compat.v1.summary.scalar("loss", loss)
   tf.compat.v1.summary.scalar("cross_entropy", cross_entropy)
   tf.compat.v1.summary.scalar("accuracy", accuracy)

@@ -339,6 +339,10 @@ def train(data_dir, model_dir, params, **options):
   if params["image_size"] < alexnet_lib.MIN_IMAGE_SIZE:
     raise UserError(f"--image_size={params['image_size']} is below AlexNet's "
                     f"minimum of {alexnet_lib.MIN_IMAGE_SIZE}")
+  decay = params.get("moving_average_decay", 0.0)
+  if not 0.0 <= decay < 1.0:
+    raise UserError(f"--moving_average_decay={decay} is not in [0, 1): use "
+                    "e.g. 0.999, or 0 for no moving averages")
   manifest = tfrecord_reader.read_manifest(data_dir)
   train_count = split_count(manifest, "train")
   if train_count == 0:

@@ -48,6 +48,9 @@ flags.DEFINE_float("dropout_rate", DEFAULT_PARAMS["dropout_rate"],
 flags.DEFINE_float("weight_decay", DEFAULT_PARAMS["weight_decay"],
                    "L2 weight decay.")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing (0: none).")
+flags.DEFINE_float("moving_average_decay", 0.0, "Decay of the weights' "
+                   "moving averages, which validation and export then use "
+                   "(0: none; e.g. 0.999).")
 flags.DEFINE_integer("seed", None, "Seed for repeatable runs.")
 flags.DEFINE_integer("save_checkpoints_secs", 600, "Checkpoint interval.")
 flags.DEFINE_integer("save_checkpoints_steps", None, "Checkpoint interval in "
@@ -80,6 +83,7 @@ def main(argv):
       "lr_schedule": FLAGS.lr_schedule,
       "decay_rate": FLAGS.decay_rate,
       "label_smoothing": FLAGS.label_smoothing,
+      "moving_average_decay": FLAGS.moving_average_decay,
   }
   step = training.train(
       FLAGS.data_dir, FLAGS.model_dir, params, batch_size=FLAGS.batch_size,

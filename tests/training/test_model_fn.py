@@ -1,4 +1,5 @@
-"""model_fn: the modes' specs, learning-rate schedules, batch-norm updates."""
+"""model_fn: the modes' specs, learning-rate schedules, batch-norm updates,
+moving averages."""
 
 import math
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from alexnet import checkpoints
 from alexnet.errors import UserError
 from alexnet.model_fn import ModeKeys, learning_rate_fn, model_fn
 
@@ -77,3 +79,37 @@ def test_batch_norm_training_updates_moving_statistics():
   assert steps == 3
   assert not np.allclose(before, after)
   assert np.isfinite(losses).all()
+
+
+def test_moving_averages_follow_each_step():
+  with tf.Graph().as_default():
+    spec = _spec(ModeKeys.TRAIN, normalization="batch_norm",
+                 moving_average_decay=0.9)
+    variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+    network = [n for n in variables if n.startswith("alexnet/")
+               and not n.endswith(checkpoints.MOVING_AVERAGE)
+               and "Adam" not in n]
+    # Every network variable, batch-norm statistics included, has an average.
+    assert "alexnet/conv1/BatchNorm/moving_mean" in network
+    averages = [f"{n}/{checkpoints.MOVING_AVERAGE}" for n in network]
+    assert set(averages) <= set(variables)
+    weights = variables["alexnet/fc8/weights"]
+    average = variables[f"alexnet/fc8/weights/{checkpoints.MOVING_AVERAGE}"]
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      initial = sess.run(weights)
+      np.testing.assert_array_equal(sess.run(average), initial)
+      sess.run(spec.train_op)
+      trained, averaged = sess.run([weights, average])
+  # After step 1 the decay is min(0.9, (1 + 1) / (10 + 1)), from num_updates.
+  decay = 2 / 11
+  assert not np.allclose(trained, initial)
+  np.testing.assert_allclose(averaged, decay * initial + (1 - decay) * trained,
+                             rtol=1e-5, atol=1e-7)
+
+
+def test_no_moving_averages_by_default():
+  with tf.Graph().as_default():
+    _spec(ModeKeys.TRAIN)
+    assert not [v for v in tf.compat.v1.global_variables()
+                if checkpoints.MOVING_AVERAGE in v.op.name]

@@ -1,4 +1,5 @@
-"""Training: loss goes down, the run's files, resume after SIGKILL, bad input."""
+"""Training: loss goes down, the run's files, resume after SIGKILL, moving
+averages, bad input."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -108,6 +110,31 @@ def test_resume_after_sigkill(tiny_gtsrb, tiny, tmp_path):
   # train.py exports at the end.
   assert os.path.exists(os.path.join(model_dir, "export", "saved_model",
                                      "saved_model.pb"))
+
+
+def test_moving_averages_are_validated_and_kept(tiny_gtsrb, tiny, tmp_path):
+  model_dir = str(tmp_path / "run")
+  training.train(tiny_gtsrb["tfrecords"], model_dir,
+                 {**tiny.params, "moving_average_decay": 0.5},
+                 batch_size=tiny.batch_size, epochs=2, seed=1, num_threads=2)
+  best = checkpoints.read_best(model_dir)
+  checkpoint = os.path.join(model_dir, f"model.ckpt-{best['step']}")
+  best_path = checkpoints.resolve(model_dir, "best")
+  name = "alexnet/fc8/weights"
+  average = tf.train.load_variable(
+      checkpoint, f"{name}/{checkpoints.MOVING_AVERAGE}")
+  # best/ holds the averages under the plain names, for export.
+  np.testing.assert_array_equal(tf.train.load_variable(best_path, name),
+                                average)
+  assert not np.allclose(tf.train.load_variable(checkpoint, name), average)
+  assert not [n for n, _ in tf.train.list_variables(best_path)
+              if checkpoints.MOVING_AVERAGE in n]
+
+
+def test_bad_moving_average_decay_is_refused(tiny_gtsrb, tiny, tmp_path):
+  with pytest.raises(UserError, match="--moving_average_decay=1.0 is not in"):
+    training.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"),
+                   {**tiny.params, "moving_average_decay": 1.0})
 
 
 def _copy_dataset(tiny_gtsrb, tmp_path, num_classes):
