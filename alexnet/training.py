@@ -11,7 +11,8 @@ train_and_evaluate did in TF1:
     and a progress hook: a tqdm bar per epoch with images/s, one
     train_log.jsonl line per step, and at each epoch's end a checkpoint, a
     validation pass (its own graph and session, on that checkpoint) and the
-    best checkpoint by validation top-1 kept in model_dir/best/;
+    best checkpoint by validation top-1 kept in model_dir/best/ (with
+    params' moving_average_decay, both are the weights' moving averages);
   - model_dir/model_config.json records the network so evaluation, export
     and prediction need no flags repeated.
 
