@@ -129,6 +129,16 @@ def test_moving_averages_are_validated_and_kept(tiny_gtsrb, tiny, tmp_path):
   assert not np.allclose(tf.train.load_variable(checkpoint, name), average)
   assert not [n for n, _ in tf.train.list_variables(best_path)
               if checkpoints.MOVING_AVERAGE in n]
+  # benchmarks/raw_weights.py keeps the raw values, for comparison.
+  subprocess.run([sys.executable, "benchmarks/raw_weights.py",
+                  f"--checkpoint={checkpoint}",
+                  f"--output_dir={tmp_path / 'raw'}"], cwd=REPO_ROOT,
+                 check=True, capture_output=True)
+  raw = str(tmp_path / "raw" / f"model.ckpt-{best['step']}")
+  np.testing.assert_array_equal(tf.train.load_variable(raw, name),
+                                tf.train.load_variable(checkpoint, name))
+  assert not [n for n, _ in tf.train.list_variables(raw)
+              if checkpoints.MOVING_AVERAGE in n or "Adam" in n]
 
 
 def test_bad_moving_average_decay_is_refused(tiny_gtsrb, tiny, tmp_path):
