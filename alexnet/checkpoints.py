@@ -73,6 +73,12 @@ def average_name(variable):
   return f"{variable.op.name}/{MOVING_AVERAGE}"
 
 
+def has_moving_averages(checkpoint_path):
+  """Whether the checkpoint holds moving averages of its variables."""
+  return any(n.endswith(f"/{MOVING_AVERAGE}")
+             for n, _ in tf.train.list_variables(checkpoint_path))
+
+
 def check_compatible(checkpoint_path, variables):
   """The checkpoint's {name: shape}; UserError unless it holds each variable
   with its shape."""

@@ -147,6 +147,14 @@ def test_bad_moving_average_decay_is_refused(tiny_gtsrb, tiny, tmp_path):
                    {**tiny.params, "moving_average_decay": 1.0})
 
 
+def test_adding_moving_averages_on_resume_is_refused(model_dir_link,
+                                                     tiny_gtsrb, tiny):
+  with pytest.raises(UserError, match="trained without --moving_average_"):
+    training.train(tiny_gtsrb["tfrecords"], model_dir_link,
+                   {**tiny.params, "moving_average_decay": 0.9},
+                   batch_size=tiny.batch_size, epochs=3)
+
+
 def _copy_dataset(tiny_gtsrb, tmp_path, num_classes):
   data_dir = str(tmp_path / "other_data")
   shutil.copytree(tiny_gtsrb["tfrecords"], data_dir)
