@@ -73,20 +73,25 @@ def average_name(variable):
   return f"{variable.op.name}/{MOVING_AVERAGE}"
 
 
-def has_moving_averages(checkpoint_path):
-  """Whether the checkpoint holds moving averages of its variables."""
-  return any(n.endswith(f"/{MOVING_AVERAGE}")
-             for n, _ in tf.train.list_variables(checkpoint_path))
+def _saved_shapes(checkpoint_path):
+  """The checkpoint's {name: shape}; UserError if it cannot be read."""
+  try:
+    return dict(tf.train.list_variables(checkpoint_path))
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError(f"checkpoint {checkpoint_path} is unreadable ({e}); use "
+                    "another one") from None
+
+
+def averaged_names(checkpoint_path):
+  """The names of the checkpoint's variables that have a moving average."""
+  saved = _saved_shapes(checkpoint_path)
+  return sorted(n for n in saved if f"{n}/{MOVING_AVERAGE}" in saved)
 
 
 def check_compatible(checkpoint_path, variables):
   """The checkpoint's {name: shape}; UserError unless it holds each variable
   with its shape."""
-  try:
-    saved = dict(tf.train.list_variables(checkpoint_path))
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError(f"checkpoint {checkpoint_path} is unreadable ({e}); use "
-                    "another one") from None
+  saved = _saved_shapes(checkpoint_path)
   for v in variables:
     name, shape = v.op.name, v.shape.as_list()
     if name not in saved:

@@ -368,7 +368,7 @@ def train(data_dir, model_dir, params, **options):
 
   start = checkpoints.latest(model_dir)
   start_step = checkpoints.global_step(start) if start else 0
-  if start and decay and not checkpoints.has_moving_averages(start):
+  if start and decay and not checkpoints.averaged_names(start):
     raise UserError(f"{start} was trained without --moving_average_decay: "
                     "continue it without that flag, or train into a new "
                     "--model_dir")

@@ -34,9 +34,7 @@ def write_raw_weights(checkpoint_path, output_dir, overwrite=False):
   if not tf.io.gfile.exists(checkpoint_path + ".index"):
     raise UserError(f"checkpoint {checkpoint_path} not found (no .index): "
                     "pass a path prefix like RUN/model/model.ckpt-6860")
-  saved = {n for n, _ in tf.train.list_variables(checkpoint_path)}
-  names = sorted(n for n in saved
-                 if f"{n}/{checkpoints.MOVING_AVERAGE}" in saved)
+  names = checkpoints.averaged_names(checkpoint_path)
   if not names:
     raise UserError(f"checkpoint {checkpoint_path} holds no moving averages: "
                     "it was trained without --moving_average_decay")

@@ -51,3 +51,5 @@ def test_partial_averages_restore_the_variables(tmp_path):
   _save(path, _values(a=1.0, a__ExponentialMovingAverage=3.0, b=2.0))
   restored = _restore(path, ["a", "b"])
   np.testing.assert_array_equal(restored["a"], [1.0, 1.0])
+  np.testing.assert_array_equal(restored["b"], [2.0, 2.0])
+  assert checkpoints.averaged_names(path) == ["a"]
