@@ -11,14 +11,15 @@
 # Environment: SIZE (67), EPOCHS (12), NORMALIZATION (batch_norm), LR (1e-3),
 # SEED (1, training), COLOR (false: with true, training also augments gamma
 # and saturation), SMOOTHING (0: label smoothing), EMA (0: decay of the
-# weights' moving averages), LATENCY_RUNS (50).
+# weights' moving averages), STANDARDIZATION (per_image: the network's input
+# standardization; equalize adds histogram equalization), LATENCY_RUNS (50).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZIP=${1:-../shared/gtsrb/GTSRB_Final_Training_Images_32px.zip}
 OUT=${2:-runs/real}
 SIZE=${SIZE:-67} EPOCHS=${EPOCHS:-12} NORMALIZATION=${NORMALIZATION:-batch_norm}
 LR=${LR:-1e-3} SEED=${SEED:-1} COLOR=${COLOR:-false} SMOOTHING=${SMOOTHING:-0}
-EMA=${EMA:-0}
+EMA=${EMA:-0} STANDARDIZATION=${STANDARDIZATION:-per_image}
 LATENCY_RUNS=${LATENCY_RUNS:-50}
 step() { echo "== $* ($(date +%T))"; }
 
@@ -45,7 +46,8 @@ step "2-4 convert and TFRecords: full images (ROI cropped when read) and ROI cro
 step "5-6 train"
 python tools/train.py --data_dir="$OUT/tfrecords" --model_dir="$OUT/model" \
   --image_size="$SIZE" --batch_size=64 --epochs="$EPOCHS" \
-  --normalization="$NORMALIZATION" --augment --augment_color="$COLOR" \
+  --normalization="$NORMALIZATION" --input_standardization="$STANDARDIZATION" \
+  --augment --augment_color="$COLOR" \
   --crop_roi --label_smoothing="$SMOOTHING" --moving_average_decay="$EMA" \
   --learning_rate="$LR" --lr_schedule=cosine --warmup_epochs=1 \
   --seed="$SEED" --save_checkpoints_secs=300 --log_every_n_steps=200

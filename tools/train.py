@@ -42,7 +42,8 @@ flags.DEFINE_enum("input_standardization",
                   DEFAULT_PARAMS["input_standardization"],
                   alexnet_lib.INPUT_STANDARDIZATIONS,
                   "per_image: zero mean, unit variance per image; fixed: "
-                  "(x - 127.5) / 127.5.")
+                  "(x - 127.5) / 127.5; equalize: histogram equalization "
+                  "of each channel, then per_image.")
 flags.DEFINE_float("dropout_rate", DEFAULT_PARAMS["dropout_rate"],
                    "Dropout rate of fc6 and fc7.")
 flags.DEFINE_float("weight_decay", DEFAULT_PARAMS["weight_decay"],

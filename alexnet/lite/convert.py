@@ -133,12 +133,13 @@ def _pin_input_range(model):
 def _scope_outputs(model, scope):
   """Output tensor names of the ops built under the name scope `scope`.
 
-  The per-image standardization is always kept float this way. In int8 it
-  breaks: the squared deviations (up to 255^2) get a scale of ~100, so a
-  dark, low-contrast image's variance rounds to 0 and the quantized DIV then
-  rejects its zero divisor (the interpreter fails), while moderately dim
-  images lose most of their contrast. They are a few elementwise ops on the
-  input image, so they stay float32.
+  The input standardization (with input_standardization="equalize", its
+  histogram ops too) is always kept float this way. In int8 the per-image
+  standardization breaks: the squared deviations (up to 255^2) get a scale
+  of ~100, so a dark, low-contrast image's variance rounds to 0 and the
+  quantized DIV then rejects its zero divisor (the interpreter fails), while
+  moderately dim images lose most of their contrast. They are a few
+  elementwise ops on the input image, so they stay float32.
   """
   subgraph = model.subgraphs[0]
   names = []

@@ -19,6 +19,11 @@ graph needs no preprocessing outside it:
     zero mean and unit variance. It evens out GTSRB's many dark and
     low-contrast images.
   - "fixed": (x - 127.5) / 127.5, a fixed map to [-1, 1].
+  - "equalize": histogram equalization of each channel, then as "per_image".
+    Each channel's levels are spread evenly over its range, the classic
+    GTSRB preprocessing (Ciresan et al. 2012, Sermanet and LeCun 2011): it
+    lifts the detail of dark and washed-out signs, which per_image's linear
+    rescaling cannot.
 
 With normalization="batch_norm" the two LRN layers are replaced by batch
 normalization between the convolution (then without bias) and its ReLU,
@@ -46,7 +51,7 @@ CLASSES_NODE = "classes"  # int64 [None], argmax of the logits
 OUTPUT_NODES = (PROBABILITIES_NODE, CLASSES_NODE, LOGITS_NODE)
 
 NORMALIZATIONS = ("lrn", "batch_norm")
-INPUT_STANDARDIZATIONS = ("per_image", "fixed")
+INPUT_STANDARDIZATIONS = ("per_image", "fixed", "equalize")
 MIN_IMAGE_SIZE = 67  # smallest input for which pool5 is still 1x1
 
 # Krizhevsky et al. section 3.3: k=2, n=5, alpha=1e-4, beta=0.75.
@@ -55,6 +60,27 @@ _BATCH_NORM_DECAY = 0.99
 _BATCH_NORM_EPSILON = 1e-3
 # Name scope of the per-image standardization ops.
 STANDARDIZE_SCOPE = "standardize"
+
+
+def equalize_histograms(images):
+  """Per-channel histogram equalization of raw RGB 0..255 images [B, H, W, 3].
+
+  A pixel at level l = floor(x) becomes the fraction of its image channel's
+  pixels at level l or below (in (0, 1]), as skimage.exposure.equalize_hist
+  with 256 bins does.
+  """
+  batch, height, width, channels = images.shape
+  levels = tf.cast(tf.clip_by_value(tf.floor(images), 0.0, 255.0), tf.int32)
+  # One 256-bin histogram per (image, channel): segment (b * C + c) * 256 + l.
+  # A static batch (a deployed graph's) keeps Shape ops out of the graph.
+  histograms = (batch or tf.shape(images)[0]) * channels
+  offsets = tf.reshape(tf.range(histograms) * 256, [-1, 1, 1, channels])
+  bins = levels + offsets
+  counts = tf.math.unsorted_segment_sum(tf.ones_like(images), bins,
+                                        histograms * 256)
+  cdf = tf.cumsum(tf.reshape(counts, [histograms, 256]), axis=1) / (
+      height * width)
+  return tf.gather(tf.reshape(cdf, [-1]), bins)
 
 
 def standardize_images(images, method="per_image"):
@@ -66,13 +92,15 @@ def standardize_images(images, method="per_image"):
   """
   if method == "fixed":
     return (images - 127.5) / 127.5
-  if method != "per_image":
+  if method not in ("per_image", "equalize"):
     raise ValueError(f"input standardization {method!r} is not one of "
                      f"{INPUT_STANDARDIZATIONS}")
   num_pixels = images.shape[1:].num_elements()
   # One name scope, so the int8 TFLite conversion can find these ops and keep
   # them in float (alexnet/lite/convert.py says why).
   with tf.name_scope(STANDARDIZE_SCOPE):
+    if method == "equalize":
+      images = equalize_histograms(images)
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     centered = images - mean
     stddev = tf.sqrt(tf.reduce_mean(tf.square(centered), axis=[1, 2, 3],

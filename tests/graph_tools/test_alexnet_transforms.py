@@ -138,3 +138,33 @@ def test_tensor_store_gives_the_same_graph(frozen, tmp_path, transforms):
   plain = registry.transform_graph(_graph(frozen, "batch_norm"), ["input"],
                                    ["probabilities"], transforms)
   assert tensors.attached_copy(out) == plain
+
+
+def test_transforms_keep_an_equalizing_network(tmp_path, helpers):
+  """input_standardization="equalize" adds histogram ops (Floor, Cast,
+  UnsortedSegmentSum, Cumsum, GatherV2) and batch-dependent Shape ops; the
+  original list without its rounding keeps the predictions exactly."""
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(1)
+    logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
+                                normalization="batch_norm",
+                                input_standardization="equalize")
+    alexnet.inference_outputs(logits)
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      checkpoint = saver.save(session, str(tmp_path / "model.ckpt"))
+  frozen_graph = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
+                                         ["probabilities"])
+  want = _predict(helpers, frozen_graph)
+  transforms = registry.ORIGINAL_TRANSFORMS.replace(
+      "round_weights(num_steps=256) ", "").replace("227", str(SIZE))
+  out = registry.transform_graph(frozen_graph, ["input"], ["probabilities"],
+                                 transforms)
+  ops = helpers.op_counts(out)
+  assert ops["UnsortedSegmentSum"] == ops["Cumsum"] == 1
+  assert "FusedBatchNormV3" not in ops
+  # strip_unused_nodes keeps the existing Placeholder, batch free: _predict
+  # feeds 4 images through the Shape ops.
+  np.testing.assert_allclose(_predict(helpers, out), want, atol=1e-5)

@@ -60,7 +60,7 @@ def write_converted_dir(path, seed=0):
       os.path.join(path, dataset_convert.ANNOTATIONS_CSV), annotations)
 
 
-def train_and_freeze(data_dir, graph_path):
+def train_and_freeze(data_dir, graph_path, input_standardization="per_image"):
   """Trains AlexNet-67 briefly on the train split; writes the frozen graph."""
   images, labels = lite_data.load_split(data_dir, "train", IMAGE_SIZE)
   rng = np.random.default_rng(0)
@@ -70,7 +70,8 @@ def train_and_freeze(data_dir, graph_path):
     inputs = alexnet.input_placeholder(IMAGE_SIZE)
     targets = tf.compat.v1.placeholder(tf.int64, [None])
     logits, _ = alexnet.alexnet(inputs, num_classes=signnames.NUM_CLASSES,
-                                is_training=True, weight_decay=0.0)
+                                is_training=True, weight_decay=0.0,
+                                input_standardization=input_standardization)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=targets, logits=logits))
     train_op = tf.compat.v1.train.AdamOptimizer(1e-4).minimize(loss)
@@ -81,8 +82,9 @@ def train_and_freeze(data_dir, graph_path):
         sess.run(train_op, {inputs: images[batch], targets: labels[batch]})
       # The deployed graph: same variables, no dropout.
       with tf.compat.v1.variable_scope("", reuse=True):
-        eval_logits, _ = alexnet.alexnet(inputs, signnames.NUM_CLASSES,
-                                         is_training=False, reuse=True)
+        eval_logits, _ = alexnet.alexnet(
+            inputs, signnames.NUM_CLASSES, is_training=False, reuse=True,
+            input_standardization=input_standardization)
       outputs = alexnet.inference_outputs(eval_logits)
       frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
           sess, graph.as_graph_def(), [outputs["probabilities"].op.name])
@@ -130,6 +132,14 @@ def tiny(tmp_path_factory):
   graph = str(root / "frozen.pb")
   train_and_freeze(data_dir, graph)
   return {"data_dir": data_dir, "graph": graph, "root": root}
+
+
+@pytest.fixture(scope="session")
+def tiny_equalized(tiny):
+  """The tiny network trained with input_standardization="equalize"."""
+  graph = str(tiny["root"] / "frozen_equalize.pb")
+  train_and_freeze(tiny["data_dir"], graph, input_standardization="equalize")
+  return graph
 
 
 # name -> (quantize, inference_input_type, lower_lrn) of the variants the

@@ -204,3 +204,32 @@ def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
       interpreter.load(converted["float"]["path"]), images)
   probs = interpreter.predict(interpreter.load(path), images)
   assert metrics.top1_agreement(float_probs, probs) >= 0.95
+
+
+def test_equalizing_network_converts_with_its_equalization_float(
+    tiny, tiny_equalized, validation, tmp_path):
+  """input_standardization="equalize" (histogram ops in the graph): the
+  float model matches the frozen graph; int8 keeps the histogram ops float
+  with the rest of the standardization and agrees with float."""
+  images = validation[0]
+  runner = evaluate.FrozenGraphRunner(tiny_equalized)
+  try:
+    want = runner.predict(images)
+  finally:
+    runner.close()
+  paths = {name: str(tmp_path / f"{name}.tflite") for name in ("float", "int8")}
+  convert.convert_frozen_graph(tiny_equalized, paths["float"])
+  convert.convert_frozen_graph(
+      tiny_equalized, paths["int8"], quantize="int8",
+      inference_input_type="QUANTIZED_UINT8",
+      representative_data=tiny["data_dir"], representative_samples=24)
+  float_probs = interpreter.predict(interpreter.load(paths["float"]), images)
+  np.testing.assert_allclose(float_probs, want, atol=1e-5)
+  with open(paths["int8"], "rb") as f:
+    kernels = {op["op"]: flatbuffer.kernel_type(op)
+               for op in flatbuffer.list_ops(f.read())}
+  for op in ("UNSORTED_SEGMENT_SUM", "CUMSUM", "GATHER", *STANDARDIZATION_OPS):
+    assert kernels[op] == "float32", op
+  assert kernels["CONV_2D"] == "int8"
+  int8_probs = interpreter.predict(interpreter.load(paths["int8"]), images)
+  assert metrics.top1_agreement(float_probs, int8_probs) >= 0.95

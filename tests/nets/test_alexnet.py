@@ -103,6 +103,47 @@ def test_input_standardization(method):
   assert np.isfinite(ours).all()
 
 
+def _equalized(image):
+  """Numpy reference: each channel's level l -> share of its pixels <= l."""
+  out = np.empty_like(image)
+  for c in range(image.shape[-1]):
+    levels = np.floor(image[..., c]).astype(int)
+    cdf = np.cumsum(np.bincount(levels.ravel(), minlength=256)) / levels.size
+    out[..., c] = cdf[levels]
+  return out
+
+
+def test_equalize_matches_numpy_histogram_equalization():
+  rng = np.random.RandomState(2)
+  x = (rng.uniform(0, 1, [3, 9, 7, 3]) ** 3 * 255).astype(np.float32)
+  x[2] = 40.0  # uniform: every pixel maps to 1, standardized to 0
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    equalized, standardized = sess.run([
+        alexnet_lib.equalize_histograms(tf.constant(x)),
+        alexnet_lib.standardize_images(tf.constant(x), "equalize")])
+  expected = np.stack([_equalized(image) for image in x])
+  np.testing.assert_allclose(equalized, expected, atol=1e-6)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    want = sess.run(tf.image.per_image_standardization(tf.constant(expected)))
+  np.testing.assert_allclose(standardized, want, rtol=1e-4, atol=1e-5)
+  assert np.isfinite(standardized).all()
+
+
+def test_equalize_undoes_any_monotonic_brightening():
+  """A dark image (levels 0..127) and the same image brightened by a gamma
+  curve that keeps levels distinct reach the network as the same input,
+  which per-image standardization alone does not give."""
+  dark = np.random.RandomState(3).randint(0, 128, [1, 67, 67, 3])
+  bright = np.round(255 * (dark / 127.0) ** 0.5)
+  assert len(np.unique(bright)) == len(np.unique(dark))
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    a, b, plain_a, plain_b = sess.run([
+        alexnet_lib.standardize_images(tf.constant(x, tf.float32), method)
+        for method in ("equalize", "per_image") for x in (dark, bright)])
+  np.testing.assert_allclose(a, b, atol=1e-5)
+  assert np.abs(plain_a - plain_b).max() > 0.1
+
+
 def test_inference_output_names():
   graph = tf.Graph()
   with graph.as_default():
