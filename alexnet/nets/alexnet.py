@@ -66,8 +66,9 @@ def equalize_histograms(images):
   """Per-channel histogram equalization of raw RGB 0..255 images [B, H, W, 3].
 
   A pixel at level l = floor(x) becomes the fraction of its image channel's
-  pixels at level l or below (in (0, 1]), as skimage.exposure.equalize_hist
-  with 256 bins does.
+  pixels at level l or below (in (0, 1]): the channel's normalized
+  cumulative histogram is its level mapping. No scaling back to 0..255: the
+  per-image standardization that follows undoes any scale.
   """
   batch, height, width, channels = images.shape
   levels = tf.cast(tf.clip_by_value(tf.floor(images), 0.0, 255.0), tf.int32)
