@@ -20,9 +20,9 @@ graph needs no preprocessing outside it:
     low-contrast images.
   - "fixed": (x - 127.5) / 127.5, a fixed map to [-1, 1].
   - "equalize": histogram equalization of each channel, then as "per_image".
-    Each channel's levels are spread evenly over its range, the classic
-    GTSRB preprocessing (Ciresan et al. 2012, Sermanet and LeCun 2011): it
-    lifts the detail of dark and washed-out signs, which per_image's linear
+    Each channel's levels are spread evenly over its range, one of the
+    GTSRB preprocessings of Ciresan et al. 2012 (multi-column DNN): it lifts
+    the detail of dark and washed-out signs, which per_image's linear
     rescaling cannot.
 
 With normalization="batch_norm" the two LRN layers are replaced by batch

@@ -16,33 +16,37 @@ from alexnet.graph_tools import tensor_store
 from alexnet.nets import alexnet
 
 SIZE = 67
+def _freeze_random_alexnet(checkpoint_path, normalization,
+                           input_standardization="per_image"):
+  """A frozen random-init AlexNet-67; batch-norm moving statistics are set
+  away from 0/1 so that folding them shows."""
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(1)
+    logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
+                                normalization=normalization,
+                                input_standardization=input_standardization)
+    alexnet.inference_outputs(logits)
+    rng = np.random.RandomState(0)
+    assigns = [v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
+               for v in tf.compat.v1.global_variables() if "moving" in v.name]
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      session.run(assigns)
+      checkpoint = saver.save(session, str(checkpoint_path))
+  return freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
+                                 ["probabilities", "classes"])
+
+
 @pytest.fixture(scope="module")
 def frozen(tmp_path_factory, helpers):
   """normalization -> serialized frozen GraphDef (parsed fresh per use), and
   (normalization, "want") -> its probabilities on the test images."""
   result = {}
   for normalization in ("lrn", "batch_norm"):
-    path = tmp_path_factory.mktemp(normalization) / "model.ckpt"
-    graph = tf.Graph()
-    with graph.as_default():
-      tf.compat.v1.set_random_seed(1)
-      logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
-                                  normalization=normalization)
-      alexnet.inference_outputs(logits)
-      if normalization == "batch_norm":
-        # Non-trivial moving statistics so that folding them shows.
-        rng = np.random.RandomState(0)
-        assigns = [v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
-                   for v in tf.compat.v1.global_variables()
-                   if "moving" in v.name]
-      saver = tf.compat.v1.train.Saver()
-      with tf.compat.v1.Session() as session:
-        session.run(tf.compat.v1.global_variables_initializer())
-        if normalization == "batch_norm":
-          session.run(assigns)
-        checkpoint = saver.save(session, str(path))
-    frozen_graph = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
-                                           ["probabilities", "classes"])
+    frozen_graph = _freeze_random_alexnet(
+        tmp_path_factory.mktemp(normalization) / "model.ckpt", normalization)
     result[normalization] = frozen_graph.SerializeToString()
     result[normalization, "want"] = _predict(helpers, frozen_graph)
   return result
@@ -144,19 +148,8 @@ def test_transforms_keep_an_equalizing_network(tmp_path, helpers):
   """input_standardization="equalize" adds histogram ops (Floor, Cast,
   UnsortedSegmentSum, Cumsum, GatherV2) and batch-dependent Shape ops; the
   original list without its rounding keeps the predictions exactly."""
-  graph = tf.Graph()
-  with graph.as_default():
-    tf.compat.v1.set_random_seed(1)
-    logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
-                                normalization="batch_norm",
-                                input_standardization="equalize")
-    alexnet.inference_outputs(logits)
-    saver = tf.compat.v1.train.Saver()
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      checkpoint = saver.save(session, str(tmp_path / "model.ckpt"))
-  frozen_graph = freeze.freeze_graph_def(graph.as_graph_def(), checkpoint,
-                                         ["probabilities"])
+  frozen_graph = _freeze_random_alexnet(tmp_path / "model.ckpt", "batch_norm",
+                                        input_standardization="equalize")
   want = _predict(helpers, frozen_graph)
   transforms = registry.ORIGINAL_TRANSFORMS.replace(
       "round_weights(num_steps=256) ", "").replace("227", str(SIZE))

@@ -129,7 +129,7 @@ def test_equalize_matches_numpy_histogram_equalization():
   assert np.isfinite(standardized).all()
 
 
-def test_equalize_undoes_any_monotonic_brightening():
+def test_equalize_undoes_a_monotonic_brightening():
   """A dark image (levels 0..127) and the same image brightened by a gamma
   curve that keeps levels distinct reach the network as the same input,
   which per-image standardization alone does not give."""
