@@ -16,6 +16,8 @@ from alexnet.graph_tools import tensor_store
 from alexnet.nets import alexnet
 
 SIZE = 67
+
+
 def _freeze_random_alexnet(checkpoint_path, normalization,
                            input_standardization="per_image"):
   """A frozen random-init AlexNet-67; batch-norm moving statistics are set
