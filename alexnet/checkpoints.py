@@ -16,7 +16,7 @@ import os
 
 import tensorflow as tf
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 PREFIX = "model.ckpt"  # Checkpoints are PREFIX-STEP.* (export/: PREFIX.*).
 BEST_DIR = "best"

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from alexnet import checkpoints, metrics, preprocessing
 from alexnet.datasets import gtsrb_csv
 from alexnet.datasets.convert import TEST_GT_CSV
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.model_fn import ModeKeys, model_fn
 from alexnet.prediction import read_image
 

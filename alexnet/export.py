@@ -22,7 +22,7 @@ import shutil
 import tensorflow as tf
 
 from alexnet import checkpoints
-from alexnet.fileio import atomic_dir, atomic_write
+from alexnet.core.atomic_files import atomic_dir, atomic_write
 from alexnet.model_fn import (CONFIG_NAME, ModeKeys, load_model_config,
                               model_fn)
 from alexnet.nets import alexnet as alexnet_lib

@@ -12,8 +12,8 @@ import os
 
 from alexnet import checkpoints, evaluation, metrics, plots, train_log, training
 from alexnet.datasets import tfrecord_reader
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_write
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_write
 from alexnet.model_fn import load_model_config
 
 REPORT_JSON = "report.json"

@@ -29,8 +29,8 @@ import os
 import tensorflow as tf
 
 from alexnet import checkpoints
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_write
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_write
 from alexnet.nets import alexnet as alexnet_lib
 from alexnet.nets import nets_factory
 

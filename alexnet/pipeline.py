@@ -19,11 +19,12 @@ import shutil
 import sys
 import time
 
-from alexnet import (checkpoints, export, fileio, model_evaluation, plots,
-                     run_report, training)
+from alexnet import checkpoints, export, model_evaluation, plots, run_report, training
+
+from alexnet.core import atomic_files
 from alexnet.datasets import convert as convert_lib
 from alexnet.datasets import download, synthetic_gtsrb, tfrecord_writer
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import freeze, graph_io, registry, summarize
 from alexnet.lite import compare
 from alexnet.lite import convert as lite_convert
@@ -100,8 +101,7 @@ class Pipeline:
   @property
   def transforms(self):
     # The original list, with this run's input size.
-    return registry.ORIGINAL_TRANSFORMS.replace(
-        "1,227,227,3", f"1,{self.size},{self.size},3")
+    return registry.original_transforms(self.size)
 
   def run(self):
     """Runs (or skips) every stage; returns {stage: record}."""
@@ -131,7 +131,7 @@ class Pipeline:
       record = {"settings": _jsonable(settings), "result": _jsonable(result),
                 "commands": commands,
                 "seconds": round(time.time() - stage_start, 1)}
-      fileio.atomic_write(record_path, json.dumps(record, indent=2))
+      atomic_files.atomic_write(record_path, json.dumps(record, indent=2))
       self.records[name] = record
       self.ran.append(name)
       self.log(f"{label}: done in {record['seconds']:.1f} s")
@@ -257,7 +257,7 @@ class Pipeline:
     frozen = self.path("graphs", "frozen.pb")
     lines = summarize.summarize(graph_io.load_graph_def(frozen), frozen)
     out = self.path("graphs", "summary.txt")
-    fileio.atomic_write(out, "\n".join(lines) + "\n")
+    atomic_files.atomic_write(out, "\n".join(lines) + "\n")
     return {"summary": out}, [_tool("summarize", in_graph=frozen)]
 
   def _transform(self):

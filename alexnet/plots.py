@@ -10,8 +10,8 @@ from matplotlib import ticker  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
 from alexnet import train_log  # pylint: disable=wrong-import-position
-from alexnet.errors import UserError  # pylint: disable=wrong-import-position
-from alexnet.fileio import atomic_path  # pylint: disable=wrong-import-position
+from alexnet.core.errors import UserError  # pylint: disable=wrong-import-position
+from alexnet.core.atomic_files import atomic_path  # pylint: disable=wrong-import-position
 
 LOSS_PER_BATCH = "loss_per_batch.png"
 LOSS_PER_EPOCH = "loss_per_epoch.png"

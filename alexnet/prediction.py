@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from alexnet import preprocessing, signnames
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.export import SERVING_KEY, TAGS
 from alexnet.model_fn import CONFIG_NAME
 

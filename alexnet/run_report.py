@@ -17,7 +17,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
-from alexnet import fileio, plots  # pylint: disable=wrong-import-position
+from alexnet import plots
+
+from alexnet.core import atomic_files  # pylint: disable=wrong-import-position
 from alexnet.lite import compare  # pylint: disable=wrong-import-position
 from alexnet.lite import data as lite_data  # pylint: disable=wrong-import-position
 from alexnet.lite import evaluate as lite_evaluate  # pylint: disable=wrong-import-position
@@ -85,8 +87,8 @@ def write(pipeline):
   md = _markdown(pipeline, evaluation, rows, figures)
   md_path = pipeline.path("report.md")
   html_path = pipeline.path("report.html")
-  fileio.atomic_write(md_path, md)
-  fileio.atomic_write(html_path, _html(md))
+  atomic_files.atomic_write(md_path, md)
+  atomic_files.atomic_write(html_path, _html(md))
   return [md_path, html_path, samples]
 
 

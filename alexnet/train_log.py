@@ -17,7 +17,7 @@ training resumes from that checkpoint, so each step appears once.
 import json
 import os
 
-from alexnet.fileio import atomic_write
+from alexnet.core.atomic_files import atomic_write
 
 LOG_NAME = "train_log.jsonl"
 

@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from alexnet import checkpoints, evaluation, train_log
 from alexnet.datasets import tfrecord_reader
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_dir, atomic_write
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_dir, atomic_write
 from alexnet.model_fn import (CONFIG_NAME, MODEL_KEYS, ModeKeys,
                               load_model_config, model_config, model_fn,
                               save_model_config)

@@ -12,7 +12,7 @@ import time
 from absl import app, flags
 
 from alexnet.datasets import tfrecord_reader
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("data_dir", None, "Output of tools/build_tfrecord.py.")
 flags.DEFINE_string("split", "train", "Split to read.")

@@ -22,9 +22,9 @@ import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import tensorflow as tf
 from absl import app, flags
 
-from alexnet import fileio
+from alexnet.core import atomic_files
 from alexnet import signnames
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import compare
 from alexnet.lite import convert
 from alexnet.lite import flatbuffer
@@ -62,7 +62,7 @@ def random_init_graph(path, image_size):
       sess.run(tf.compat.v1.global_variables_initializer())
       frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
           sess, graph.as_graph_def(), [outputs["probabilities"].op.name])
-  fileio.atomic_write(path, frozen.SerializeToString())
+  atomic_files.atomic_write(path, frozen.SerializeToString())
   return path
 
 
@@ -120,7 +120,7 @@ def main(argv):
   for key, (value, limit, passed) in checks.items():
     print(f"{'PASS' if passed else 'FAIL'} {key} = {value:.3f} "
           f"(target <= {limit})")
-  fileio.atomic_write(os.path.join(FLAGS.work_dir, "bench_tflite.json"),
+  atomic_files.atomic_write(os.path.join(FLAGS.work_dir, "bench_tflite.json"),
                       json.dumps({"rows": rows, "checks": checks}, indent=2))
 
 

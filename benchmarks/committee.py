@@ -16,9 +16,9 @@ is not mistaken for what a committee of that size gives.
 import numpy as np
 from absl import app, flags
 
-from alexnet import fileio
+from alexnet.core import atomic_files
 from alexnet import metrics
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 from alexnet.lite import compare
 
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
@@ -61,7 +61,7 @@ def main(argv):
   text = table(labels, probabilities)
   print(text)
   if FLAGS.output:
-    fileio.atomic_write(FLAGS.output, text)
+    atomic_files.atomic_write(FLAGS.output, text)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ depend on the pixels), median and p90 of --runs after 5 warm-up rounds.
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 from absl import app, flags
 
-from alexnet import fileio
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core import atomic_files
+from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import compare
 from alexnet.lite import flatbuffer
 from alexnet.lite import interpreter
@@ -60,7 +60,7 @@ def main(argv):
           paired_table(models, threads, FLAGS.runs))
   print(text)
   if FLAGS.output:
-    fileio.atomic_write(FLAGS.output, text)
+    atomic_files.atomic_write(FLAGS.output, text)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ import tensorflow as tf
 from absl import app, flags
 from tqdm import tqdm
 
-from alexnet import fileio
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core import atomic_files
+from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import convert
 from alexnet.lite import graphs
 from alexnet.lite import interpreter
@@ -89,7 +89,7 @@ def convert_cuts(graph, cuts, shape, specs, data_dir, work_dir):
           representative_data=data_dir if int8 else None,
           representative_samples=FLAGS.representative_samples,
           float_layers=[l for l in float_layers if l in upto])
-      fileio.atomic_write(
+      atomic_files.atomic_write(
           os.path.join(work_dir, f"{name}_{k:02d}_{layer}.tflite"), model)
       models[name].append(model)
       bar.update()
@@ -174,8 +174,8 @@ def main(argv):
              "runs, all cuts timed in alternation.\n" +
              markdown(rows_by_threads, [name for name, _, _ in specs]))
   print(text)
-  fileio.atomic_write(os.path.join(FLAGS.work_dir, "profile.md"), text)
-  fileio.atomic_write(
+  atomic_files.atomic_write(os.path.join(FLAGS.work_dir, "profile.md"), text)
+  atomic_files.atomic_write(
       os.path.join(FLAGS.work_dir, "profile.json"),
       json.dumps({"graph": FLAGS.graph, "cuts": cuts, "runs": FLAGS.runs,
                   "layers": layers}, indent=2))

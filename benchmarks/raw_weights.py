@@ -19,8 +19,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from alexnet import checkpoints
-from alexnet.errors import UserError, exit_on_user_error
-from alexnet.fileio import atomic_dir
+from alexnet.core.errors import UserError, exit_on_user_error
+from alexnet.core.atomic_files import atomic_dir
 
 flags.DEFINE_string("checkpoint", None, "Training checkpoint path prefix.")
 flags.DEFINE_string("output_dir", None, "Where the raw checkpoint goes.")

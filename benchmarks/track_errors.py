@@ -17,10 +17,10 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
-from alexnet import fileio
+from alexnet.core import atomic_files
 from alexnet import metrics
 from alexnet.datasets import tfrecord_reader
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 from alexnet.lite import data as lite_data
 from alexnet.lite import evaluate
 
@@ -76,7 +76,7 @@ def main(argv):
   text = table(labels, predictions, tracks, class_names, FLAGS.top)
   print(text)
   if FLAGS.output:
-    fileio.atomic_write(FLAGS.output, text)
+    atomic_files.atomic_write(FLAGS.output, text)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ class; a converted test directory becomes the `test` split.
 from absl import app, flags
 
 from alexnet.datasets import tfrecord_writer
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("input_dir", None, "Output of tools/convert_dataset.py.")
 flags.DEFINE_string("output_dir", None, "Dataset directory to write.")

@@ -11,7 +11,7 @@ threads, and ops that fall back to float in integer models.
 from absl import app
 from absl import flags
 
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 from alexnet.lite import compare
 
 FLAGS = flags.FLAGS

@@ -16,7 +16,7 @@ its input normalization as TFLite metadata.
 from absl import app
 from absl import flags
 
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import convert
 
 FLAGS = flags.FLAGS

@@ -12,7 +12,7 @@ the input of tools/build_tfrecord.py.
 from absl import app, flags
 
 from alexnet.datasets import convert
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("input_dir", None, "GTSRB .../Final_Training/Images (class "
                     "folders 000NN) or .../Final_Test/Images.")

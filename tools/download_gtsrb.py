@@ -12,7 +12,7 @@ resumes on the next run.
 from absl import app, flags
 
 from alexnet.datasets import download
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("output_dir", None, "Directory for the zips and GTSRB/.")
 flags.DEFINE_list("archive", [], "Local GTSRB zip(s) to extract instead of "

@@ -22,8 +22,8 @@ import json
 import os
 
 from alexnet import metrics, model_evaluation
-from alexnet.errors import UserError, exit_on_user_error
-from alexnet.fileio import atomic_write
+from alexnet.core.errors import UserError, exit_on_user_error
+from alexnet.core.atomic_files import atomic_write
 from alexnet.lite import compare
 from alexnet.model_fn import load_model_config
 

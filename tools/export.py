@@ -12,7 +12,7 @@ Writes MODEL_DIR/export/: inference_graph.pb/.pbtxt (input `input`, outputs
 from absl import app, flags
 
 from alexnet import export
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
 flags.DEFINE_string("checkpoint", "best", "best, latest or a checkpoint path.")

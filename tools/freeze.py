@@ -13,8 +13,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from alexnet.errors import UserError
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import UserError
+from alexnet.core.errors import exit_on_user_error
 from alexnet.graph_tools import freeze
 
 FLAGS = flags.FLAGS

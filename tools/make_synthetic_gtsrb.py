@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 
 from alexnet.datasets import synthetic_gtsrb
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core.errors import UserError, exit_on_user_error
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Directory to create (must not hold a "

@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 from alexnet.presets import PRESETS
 
 flags.DEFINE_string("output_dir", None, "The run folder.")

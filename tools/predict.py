@@ -9,7 +9,7 @@ to the model's input size as in evaluation.
 from absl import app, flags
 
 from alexnet import prediction
-from alexnet.errors import UserError, exit_on_user_error
+from alexnet.core.errors import UserError, exit_on_user_error
 
 flags.DEFINE_integer("top_k", 5, "How many classes to print per image.")
 FLAGS = flags.FLAGS

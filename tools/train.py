@@ -12,7 +12,7 @@ Run the same command again to continue an interrupted run.
 from absl import app, flags
 
 from alexnet import checkpoints, export, plots, training
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import exit_on_user_error
 from alexnet.model_fn import DEFAULT_PARAMS, LR_SCHEDULES
 from alexnet.nets import alexnet as alexnet_lib
 import tensorflow as tf  # after alexnet, which picks TensorFlow's kernels

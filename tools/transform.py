@@ -14,8 +14,8 @@ import os
 from absl import app
 from absl import flags
 
-from alexnet.errors import UserError
-from alexnet.errors import exit_on_user_error
+from alexnet.core.errors import UserError
+from alexnet.core.errors import exit_on_user_error
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import registry
 from alexnet.graph_tools import tensor_store

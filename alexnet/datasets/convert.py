@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from alexnet import signnames
 from alexnet.datasets.gtsrb_csv import read_gt_csv, train_csv_name
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_dir
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_dir
 
 ANNOTATIONS_CSV = "annotations.csv"
 LABELS_TXT = "labels.txt"

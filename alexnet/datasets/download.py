@@ -18,8 +18,8 @@ import zipfile
 
 from tqdm import tqdm
 
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_dir
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_dir
 
 BASE_URL = ("https://sid.erda.dk/public/archives/"
             "daaeac0d7ce1152aea9b61d9f1e19370/")

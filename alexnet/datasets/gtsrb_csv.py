@@ -11,8 +11,8 @@ import collections
 import csv
 import io
 
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_write
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_write
 
 HEADER = ("Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2",
           "ClassId")

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from alexnet.datasets.gtsrb_csv import GTRow, read_gt_csv, train_csv_name
 from alexnet.datasets.gtsrb_csv import write_gt_csv
 from alexnet.datasets.sign_drawing import draw_sign
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_dir, atomic_path
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_dir, atomic_path
 from alexnet.signnames import NUM_CLASSES
 
 LAYOUTS = ("train", "test")

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from alexnet import preprocessing
 from alexnet.datasets import tfrecord_writer as tw
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 _FEATURES = {
     tw.FEATURE_ENCODED: tf.io.FixedLenFeature([], tf.string),

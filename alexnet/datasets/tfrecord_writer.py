@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from alexnet import signnames
 from alexnet.datasets import convert
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_dir, atomic_path, atomic_write
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_dir, atomic_path, atomic_write
 
 FEATURE_ENCODED = "image/encoded"
 FEATURE_FORMAT = "image/format"

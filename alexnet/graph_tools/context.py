@@ -3,7 +3,7 @@
 The Python counterpart of the C++ TransformFuncContext.
 """
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import tensor_store
 
 

@@ -14,7 +14,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import graph_utils
 

@@ -12,8 +12,8 @@ from google.protobuf import message as pb_message
 from google.protobuf import text_format
 from tensorflow.core.framework import graph_pb2
 
-from alexnet.errors import UserError
-from alexnet.fileio import atomic_path
+from alexnet.core.errors import UserError
+from alexnet.core.atomic_files import atomic_path
 from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import tensor_store
 from alexnet.graph_tools import wire

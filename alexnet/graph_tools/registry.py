@@ -1,7 +1,10 @@
 """The transform registry and the pipeline that runs a `--transforms` list.
 
 Every transform lives in its own module `alexnet.graph_tools.transforms.NAME`
-and exposes `transform(graph_def, context) -> GraphDef`. A transform owns the
+and exposes `transform(graph_def, context) -> GraphDef` and `ARGS`, the names
+of the arguments it takes; the registry finds the modules and collects their
+arguments, so adding a transform is adding its module (and its section in
+docs/graph_transforms.md, which a test holds to ARGS). A transform owns the
 GraphDef it is given: it may edit it in place and return it (frozen graphs
 are hundreds of MB, so no transform copies the whole graph). Callers that
 still need the input pass a copy.
@@ -9,67 +12,51 @@ still need the input pass a copy.
 
 import importlib
 import logging
+import pkgutil
 
 import tqdm
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import transform_parser
 from alexnet.graph_tools.context import TransformContext
 from alexnet.graph_tools.context import TransformError
 
-TRANSFORM_NAMES = (
-    "add_default_attributes",
-    "fold_batch_norms",
-    "fold_constants",
-    "fold_old_batch_norms",
-    "obfuscate_names",
-    "quantize_weights",
-    "remove_attribute",
-    "remove_device",
-    "remove_nodes",
-    "rename_attribute",
-    "round_weights",
-    "sort_by_execution_order",
-    "strip_unused_nodes",
-)
+def _discover():
+  """{name: module} of every module in alexnet.graph_tools.transforms."""
+  package = importlib.import_module(_PACKAGE)
+  return {info.name: importlib.import_module(f"{_PACKAGE}.{info.name}")
+          for info in pkgutil.iter_modules(package.__path__)}
 
-# The original project's list (scripts/convert.sh spells it out too).
-ORIGINAL_TRANSFORMS = (
-    'strip_unused_nodes(type=float, shape="1,227,227,3") '
-    "remove_nodes(op=Identity, op=CheckNumerics) "
-    "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
-    "obfuscate_names sort_by_execution_order fold_old_batch_norms "
-    "fold_batch_norms")
 
-# Arguments each transform understands; `ignore_errors` is accepted by all.
-TRANSFORM_ARGS = {
-    "add_default_attributes": (),
-    "fold_batch_norms": (),
-    "fold_constants": ("clear_output_shapes", "max_constant_size_in_bytes",
-                       "exclude_op"),
-    "fold_old_batch_norms": (),
-    "obfuscate_names": (),
-    "quantize_weights": ("minimum_size",),
-    "remove_attribute": ("attribute_name", "op_name"),
-    "remove_device": (),
-    "remove_nodes": ("op", "max_inputs"),
-    "rename_attribute": ("old_attribute_name", "new_attribute_name",
-                         "op_name"),
-    "round_weights": ("num_steps",),
-    "sort_by_execution_order": (),
-    "strip_unused_nodes": ("type", "shape", "name", "type_for_name",
-                           "shape_for_name"),
-}
+_PACKAGE = "alexnet.graph_tools.transforms"
+_MODULES = _discover()
+TRANSFORM_NAMES = tuple(sorted(_MODULES))
+# Arguments each transform declares; `ignore_errors` is accepted by all.
+TRANSFORM_ARGS = {name: tuple(module.ARGS)
+                  for name, module in sorted(_MODULES.items())}
+
+
+def original_transforms(image_size=227):
+  """The original project's list (scripts/convert.sh spells it out too), for
+  inputs of `image_size`."""
+  return (f'strip_unused_nodes(type=float, shape="1,{image_size},'
+          f'{image_size},3") '
+          "remove_nodes(op=Identity, op=CheckNumerics) "
+          "fold_constants(ignore_errors=true) round_weights(num_steps=256) "
+          "obfuscate_names sort_by_execution_order fold_old_batch_norms "
+          "fold_batch_norms")
+
+
+ORIGINAL_TRANSFORMS = original_transforms()
 
 
 def get_transform(name):
   """The `transform` function of transform `name`."""
-  if name not in TRANSFORM_NAMES:
+  if name not in _MODULES:
     raise UserError(f"unknown transform '{name}': available are "
                     f"{', '.join(TRANSFORM_NAMES)}")
-  module = importlib.import_module(f"alexnet.graph_tools.transforms.{name}")
-  return module.transform
+  return _MODULES[name].transform
 
 
 def check_arguments(transforms):

@@ -15,7 +15,7 @@ list of values. `name()` is a transform without arguments.
 
 import re
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_\-./]+")

@@ -8,8 +8,8 @@ import csv
 import io
 import os
 
-from alexnet import fileio
-from alexnet.errors import UserError
+from alexnet.core import atomic_files
+from alexnet.core.errors import UserError
 from alexnet.lite import evaluate
 
 COLUMNS = ("name", "kind", "size_mb", "gzip_mb", "size_vs_ref", "top1",
@@ -115,6 +115,6 @@ def write_tables(rows, output_dir, title):
   os.makedirs(output_dir, exist_ok=True)
   md_path = os.path.join(output_dir, "comparison.md")
   csv_path = os.path.join(output_dir, "comparison.csv")
-  fileio.atomic_write(md_path, f"# {title}\n\n" + markdown_table(rows))
-  fileio.atomic_write(csv_path, csv_text(rows))
+  atomic_files.atomic_write(md_path, f"# {title}\n\n" + markdown_table(rows))
+  atomic_files.atomic_write(csv_path, csv_text(rows))
   return md_path, csv_path

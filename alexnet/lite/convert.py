@@ -34,9 +34,9 @@ from tensorflow.lite.python.convert_phase import ConverterError
 from tensorflow.lite.tools import flatbuffer_utils
 from tqdm import tqdm
 
-from alexnet import fileio
+from alexnet.core import atomic_files
 from alexnet import signnames
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import data as lite_data
 from alexnet.lite import flatbuffer
 from alexnet.lite import graphs
@@ -308,10 +308,10 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
       "quantization" + (f" ({', '.join(float_layers)} float)"
                         if float_layers else "") + "; input raw RGB 0..255")
-  fileio.atomic_write(output_path, model)
+  atomic_files.atomic_write(output_path, model)
   labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
                              metadata.LABELS_FILE)
-  fileio.atomic_write(labels_path, metadata.labels_text(class_names))
+  atomic_files.atomic_write(labels_path, metadata.labels_text(class_names))
   return dict(describe(model, output_path, labels_path, quantize),
               lowered_lrn=lowered)
 

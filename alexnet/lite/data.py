@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from alexnet import signnames
 from alexnet.datasets import tfrecord_reader
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None):

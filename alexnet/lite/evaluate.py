@@ -13,7 +13,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from alexnet import metrics
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import data as lite_data
 from alexnet.lite import flatbuffer
 from alexnet.lite import graphs

@@ -8,7 +8,7 @@ import os
 
 from tensorflow.lite.python import schema_py_generated as schema
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 TFLITE_IDENTIFIER = b"TFL3"
 

@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 def read_graph_def(graph_path):

@@ -12,7 +12,7 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import flatbuffer
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from flatbuffers import table as fb_table
 from tensorflow.lite.python import schema_py_generated as schema
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import flatbuffer
 
 METADATA_NAME = "TFLITE_METADATA"

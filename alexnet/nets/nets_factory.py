@@ -2,7 +2,7 @@
 
 import functools
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.nets import alexnet
 
 networks_map = {"alexnet": alexnet.alexnet}

@@ -10,7 +10,7 @@ from PIL import Image
 from alexnet import signnames
 from alexnet.datasets import convert
 from alexnet.datasets.gtsrb_csv import read_gt_csv, write_gt_csv
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
 

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from alexnet.datasets import download
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 class _Server:

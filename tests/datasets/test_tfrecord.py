@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from alexnet import signnames
 from alexnet.datasets import convert, tfrecord_reader, tfrecord_writer
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
 SHARED_ZIP = os.path.join(os.path.dirname(__file__), "..", "..", "..",

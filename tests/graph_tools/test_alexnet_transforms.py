@@ -153,8 +153,8 @@ def test_transforms_keep_an_equalizing_network(tmp_path, helpers):
   frozen_graph = _freeze_random_alexnet(tmp_path / "model.ckpt", "batch_norm",
                                         input_standardization="equalize")
   want = _predict(helpers, frozen_graph)
-  transforms = registry.ORIGINAL_TRANSFORMS.replace(
-      "round_weights(num_steps=256) ", "").replace("227", str(SIZE))
+  transforms = registry.original_transforms(SIZE).replace(
+      "round_weights(num_steps=256) ", "")
   out = registry.transform_graph(frozen_graph, ["input"], ["probabilities"],
                                  transforms)
   ops = helpers.op_counts(out)

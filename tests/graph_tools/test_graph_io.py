@@ -5,7 +5,7 @@ import os
 import pytest
 from google.protobuf import text_format
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import tensor_store
 

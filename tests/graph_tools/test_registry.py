@@ -1,8 +1,11 @@
 """The transform pipeline: errors, ignore_errors, output checks."""
 
+import os
+import re
+
 import pytest
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import registry
 
 
@@ -50,3 +53,24 @@ def test_folding_never_removes_a_requested_output(golden):
                                  "fold_constants fold_batch_norms")
   names = {n.name for n in out.node}
   assert "conv" in names and "dw" not in names
+
+
+def _documented_arguments():
+  """{transform: set of `arguments`} from docs/graph_transforms.md's table."""
+  path = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                      "graph_transforms.md")
+  with open(path) as f:
+    text = f.read()
+  table = text[text.index("### Transforms"):]
+  documented = {}
+  for row in re.findall(r"^\| `(\w+)` \| ([^|]*) \|", table, re.M):
+    name, options = row
+    documented[name] = set(re.findall(r"`(\w+)`", options))
+  return documented
+
+
+def test_docs_document_exactly_each_transforms_arguments():
+  documented = _documented_arguments()
+  assert sorted(documented) == sorted(registry.TRANSFORM_NAMES)
+  for name, args in registry.TRANSFORM_ARGS.items():
+    assert documented[name] == set(args), name

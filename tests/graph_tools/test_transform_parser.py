@@ -2,7 +2,7 @@
 
 import pytest
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools.transform_parser import parse_transforms
 
 

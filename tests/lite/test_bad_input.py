@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import convert
 from alexnet.lite import evaluate
 from alexnet.lite import metadata

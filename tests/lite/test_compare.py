@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.lite import compare
 from alexnet.lite import evaluate
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from alexnet import checkpoints, evaluation, model_evaluation, training
 from alexnet.datasets import gtsrb_csv
 from alexnet.datasets.convert import TEST_GT_CSV
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.model_fn import load_model_config
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow.python.tools import freeze_graph
 
 from alexnet import checkpoints, export
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.model_fn import ModeKeys, load_model_config, model_fn
 from alexnet.prediction import Predictor
 

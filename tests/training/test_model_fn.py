@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet import checkpoints
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.model_fn import ModeKeys, learning_rate_fn, model_fn
 
 

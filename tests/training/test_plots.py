@@ -5,7 +5,7 @@ import os
 import pytest
 
 from alexnet import plots, train_log
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 def _write_log(model_dir, steps=60, steps_per_epoch=20):

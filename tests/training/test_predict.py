@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from alexnet import prediction
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 def _saved_model(model_dir):

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet import checkpoints, train_log, training
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.model_fn import CONFIG_NAME
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(

@@ -13,6 +13,10 @@ TensorFlow are left alone.
 from tensorflow.python.framework import op_def_registry
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def transform(graph_def, context):
   del context  # No options.
   for node in graph_def.node:

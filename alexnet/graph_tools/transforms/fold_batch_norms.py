@@ -20,6 +20,10 @@ from alexnet.graph_tools import folding
 from alexnet.graph_tools import graph_utils
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def _fold_once(graph_def, protected, tensors):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)

@@ -37,6 +37,10 @@ _NEVER_FOLDED = frozenset((
     "_Send", "_Recv", "_Arg", "_Retval"))
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("clear_output_shapes", "max_constant_size_in_bytes", "exclude_op")
+
+
 def _is_deterministic(op, excluded):
   if op in _NEVER_FOLDED or op in excluded:
     return False

@@ -28,6 +28,10 @@ _FUSED = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 _OLD = "BatchNormWithGlobalNormalization"
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def _scale_and_offset(bn, consts):
   """Per-channel (scale, offset) in float32, as the C++ tool computes them."""
   if bn.op == _OLD:

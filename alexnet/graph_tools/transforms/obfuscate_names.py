@@ -20,6 +20,10 @@ from alexnet.graph_tools.context import TransformError
 _CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def _short_name(index):
   digits = []
   while True:

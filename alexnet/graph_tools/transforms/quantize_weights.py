@@ -23,6 +23,10 @@ from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import weights
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("minimum_size",)
+
+
 def _round_half_away(x):
   # Eigen's round(), like std::round, rounds halves away from zero.
   return np.copysign(np.floor(np.abs(x) + np.float32(0.5)), x)

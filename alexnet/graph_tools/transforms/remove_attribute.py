@@ -12,6 +12,10 @@ strip attributes an older runtime does not know (e.g. `_output_shapes`,
 from alexnet.graph_tools.context import TransformError
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("attribute_name", "op_name")
+
+
 def transform(graph_def, context):
   names = context.params.get("attribute_name", [])
   if len(names) != 1:

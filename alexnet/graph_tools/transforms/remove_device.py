@@ -10,6 +10,10 @@ Use it before deploying a graph on different hardware than it was built on.
 """
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def transform(graph_def, context):
   del context  # No options.
   for node in graph_def.node:

@@ -18,6 +18,10 @@ from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools.context import TransformError
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("op", "max_inputs")
+
+
 def transform(graph_def, context):
   ops = context.params.get("op")
   if not ops:

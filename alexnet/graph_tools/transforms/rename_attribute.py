@@ -12,6 +12,10 @@ in the graph is often all an upgrade needs.
 from alexnet.graph_tools.context import TransformError
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("old_attribute_name", "new_attribute_name", "op_name")
+
+
 def transform(graph_def, context):
   for key in ("old_attribute_name", "new_attribute_name"):
     if len(context.params.get(key, [])) != 1:

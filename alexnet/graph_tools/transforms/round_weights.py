@@ -23,6 +23,10 @@ from alexnet.graph_tools.context import TransformError
 _MIN_ELEMENTS = 16
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("num_steps",)
+
+
 def _round(values, num_steps, out):
   low, high = weights.value_range(values, include_zero=False)
   low, high = weights.widen_degenerate(low, high, negative_moves_min=True)

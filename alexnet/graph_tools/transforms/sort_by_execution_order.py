@@ -15,6 +15,10 @@ from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools.context import TransformError
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ()
+
+
 def transform(graph_def, context):
   del context  # No options.
   try:

@@ -22,6 +22,10 @@ from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools.context import TransformError
 
 
+# The arguments it takes (besides ignore_errors, which every transform takes).
+ARGS = ("type", "shape", "name", "type_for_name", "shape_for_name")
+
+
 def _dtype(text):
   try:
     return dtypes.as_dtype(text)

@@ -3,7 +3,7 @@
 import pytest
 from tensorflow.core.framework import graph_pb2
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import registry
 

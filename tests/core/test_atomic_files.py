@@ -1,18 +1,18 @@
-"""alexnet.fileio: complete outputs or nothing, with ordinary permissions."""
+"""alexnet.core.atomic_files: complete outputs or nothing, with ordinary permissions."""
 
 import os
 import stat
 
 import pytest
 
-from alexnet import fileio
-from alexnet.errors import UserError
+from alexnet.core import atomic_files
+from alexnet.core.errors import UserError
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
   path = tmp_path / "out.txt"
-  fileio.atomic_write(str(path), "first")
-  fileio.atomic_write(str(path), b"second")
+  atomic_files.atomic_write(str(path), "first")
+  atomic_files.atomic_write(str(path), b"second")
   assert path.read_bytes() == b"second"
   assert os.listdir(tmp_path) == ["out.txt"]  # no temporary left behind
   assert stat.S_IMODE(path.stat().st_mode) & 0o044  # readable by others
@@ -22,7 +22,7 @@ def test_atomic_path_failure_keeps_previous_output(tmp_path):
   path = tmp_path / "out.txt"
   path.write_text("complete")
   with pytest.raises(RuntimeError):
-    with fileio.atomic_path(str(path)) as tmp:
+    with atomic_files.atomic_path(str(path)) as tmp:
       with open(tmp, "w") as f:
         f.write("half")
       raise RuntimeError("interrupted")
@@ -32,19 +32,19 @@ def test_atomic_path_failure_keeps_previous_output(tmp_path):
 
 def test_atomic_path_missing_directory_is_one_line_error(tmp_path):
   with pytest.raises(UserError, match="does not exist"):
-    fileio.atomic_write(str(tmp_path / "missing" / "out.txt"), "x")
+    atomic_files.atomic_write(str(tmp_path / "missing" / "out.txt"), "x")
 
 
 def test_atomic_dir_refuses_existing_result_unless_overwrite(tmp_path):
   out = tmp_path / "nested" / "result"
-  with fileio.atomic_dir(str(out)) as tmp:
+  with atomic_files.atomic_dir(str(out)) as tmp:
     open(os.path.join(tmp, "a"), "w").close()
   assert sorted(os.listdir(out)) == ["a"]
   assert stat.S_IMODE(out.stat().st_mode) & 0o055  # not mkdtemp's 0700
   with pytest.raises(UserError, match="--overwrite"):
-    with fileio.atomic_dir(str(out)):
+    with atomic_files.atomic_dir(str(out)):
       pass
-  with fileio.atomic_dir(str(out), overwrite=True) as tmp:
+  with atomic_files.atomic_dir(str(out), overwrite=True) as tmp:
     open(os.path.join(tmp, "b"), "w").close()
   assert sorted(os.listdir(out)) == ["b"]
 
@@ -52,7 +52,7 @@ def test_atomic_dir_refuses_existing_result_unless_overwrite(tmp_path):
 def test_atomic_dir_interrupted_leaves_nothing(tmp_path):
   out = tmp_path / "result"
   with pytest.raises(KeyboardInterrupt):
-    with fileio.atomic_dir(str(out)) as tmp:
+    with atomic_files.atomic_dir(str(out)) as tmp:
       open(os.path.join(tmp, "a"), "w").close()
       raise KeyboardInterrupt
   assert os.listdir(tmp_path) == []

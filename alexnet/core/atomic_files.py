@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 
-from alexnet.errors import UserError
+from alexnet.core.errors import UserError
 
 
 def _umask():

@@ -1,0 +1,1 @@
+"""Helpers every stage uses: the user-facing error type and atomic outputs."""
