@@ -7,6 +7,10 @@
   python tools/freeze.py --input_saved_model_dir=export/saved_model \
     --saved_model_tags=serve --output_graph=frozen.pb \
     --output_node_names=probabilities
+
+  python tools/freeze.py --input_meta_graph=export/model.ckpt.meta \
+    --input_binary=true --input_checkpoint=export/model.ckpt \
+    --output_graph=frozen.pb --output_node_names=probabilities
 """
 
 from absl import app
@@ -19,30 +23,42 @@ from alexnet.graph_tools import freeze
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_graph", "", "GraphDef file to freeze.")
-flags.DEFINE_string("input_checkpoint", "", "Checkpoint prefix.")
+flags.DEFINE_string("input_meta_graph", "",
+                    "MetaGraphDef file (e.g. model.ckpt.meta) to freeze "
+                    "instead: its graph, restored by its saver.")
+flags.DEFINE_string("input_saved_model_dir", "",
+                    "TF1 SavedModel (saved_model.pb or .pbtxt) to freeze "
+                    "instead: its graph, variables, saver and init op.")
+flags.DEFINE_string("saved_model_tags", "serve",
+                    "Comma-separated tags of the SavedModel MetaGraph; empty "
+                    "for the MetaGraph without tags.")
+flags.DEFINE_string("input_saver", "",
+                    "SaverDef file whose restore op in --input_graph says "
+                    "which checkpoint entry (and slice) each variable takes.")
 flags.DEFINE_boolean("input_binary", False,
-                     "Whether --input_graph is binary (else text).")
+                     "Whether the graph, meta graph and saver files are "
+                     "binary (else text).")
+flags.DEFINE_string("input_checkpoint", "", "Checkpoint prefix (V1 or V2).")
+flags.DEFINE_integer("checkpoint_version", 2,
+                     "1 or 2; as in freeze_graph.py both formats are read "
+                     "whatever it says.")
 flags.DEFINE_string("output_graph", None, "Frozen GraphDef to write.")
 flags.DEFINE_string("output_node_names", "",
                     "Comma-separated output node names.")
 flags.DEFINE_boolean("clear_devices", True, "Drop device placements.")
 flags.DEFINE_string("variable_names_whitelist", "",
                     "Comma-separated variables to freeze (default all).")
-flags.DEFINE_string("variable_names_blacklist", "",
+flags.DEFINE_string("variable_names_denylist", "",
                     "Comma-separated variables not to freeze.")
+flags.DEFINE_string("variable_names_blacklist", "",
+                    "TF 1.x name of --variable_names_denylist.")
 flags.DEFINE_string("initializer_nodes", "",
-                    "Comma-separated nodes freeze_graph.py would run first; "
-                    "checked to exist (see docs/graph_transforms.md).")
-flags.DEFINE_string("input_saved_model_dir", "",
-                    "Freeze this SavedModel instead of --input_graph.")
-flags.DEFINE_string("saved_model_tags", "serve",
-                    "Comma-separated tags of the SavedModel MetaGraph.")
+                    "Comma-separated nodes to run after restoring; the "
+                    "variable values they leave are frozen.")
 flags.DEFINE_string("restore_op_name", "save/restore_all",
-                    "Deprecated and ignored, as in freeze_graph.py.")
+                    "Deprecated and unused, as in freeze_graph.py.")
 flags.DEFINE_string("filename_tensor_name", "save/Const:0",
-                    "Deprecated and ignored, as in freeze_graph.py.")
-flags.DEFINE_string("input_saver", "", "Accepted and ignored.")
-flags.DEFINE_string("input_meta_graph", "", "Accepted and ignored.")
+                    "Deprecated and unused, as in freeze_graph.py.")
 
 
 def _names(text):
@@ -56,7 +72,10 @@ def main(argv):
     raise UserError("--output_graph is required")
   for flag in ("restore_op_name", "filename_tensor_name"):
     if FLAGS[flag].present:
-      logging.warning("--%s is deprecated and ignored", flag)
+      logging.warning("--%s is deprecated and unused, as in "
+                      "freeze_graph.py", flag)
+  denylist = (_names(FLAGS.variable_names_denylist) +
+              _names(FLAGS.variable_names_blacklist))
   frozen = freeze.freeze_graph(
       input_graph=FLAGS.input_graph,
       input_checkpoint=FLAGS.input_checkpoint,
@@ -65,10 +84,13 @@ def main(argv):
       input_binary=FLAGS.input_binary,
       clear_devices=FLAGS.clear_devices,
       variable_names_whitelist=_names(FLAGS.variable_names_whitelist) or None,
-      variable_names_blacklist=_names(FLAGS.variable_names_blacklist) or None,
-      input_saved_model_dir=FLAGS.input_saved_model_dir or None,
+      variable_names_blacklist=denylist or None,
+      input_saved_model_dir=FLAGS.input_saved_model_dir,
       saved_model_tags=_names(FLAGS.saved_model_tags),
-      initializer_nodes=_names(FLAGS.initializer_nodes))
+      initializer_nodes=_names(FLAGS.initializer_nodes),
+      input_meta_graph=FLAGS.input_meta_graph,
+      input_saver=FLAGS.input_saver,
+      checkpoint_version=FLAGS.checkpoint_version)
   consts = sum(1 for n in frozen.node if n.op == "Const")
   print(f"wrote {FLAGS.output_graph}: {len(frozen.node)} nodes, "
         f"{consts} Consts")
