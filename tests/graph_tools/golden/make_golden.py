@@ -68,6 +68,38 @@ CASES = {
                          "rename_attribute(old_attribute_name=data_format, "
                          "new_attribute_name=layout, op_name=BiasAdd)"),
     "add_default_attributes": ("basic", "x", "out", "add_default_attributes"),
+    "rename_op": ("basic", "x", "out",
+                  "rename_op(old_op_name=Relu, new_op_name=Relu6)"),
+    "rename_node": ("basic", "x", "out",
+                    "rename_node(old_node_name=relu, new_node_name=act)"),
+    # Unquoted, the C++ parser takes the ':' in a device for a new argument.
+    "set_device": ("basic", "x", "out",
+                   'set_device(device="/device:CPU:0")'),
+    "set_device_if_default": (
+        "basic", "x", "out",
+        'set_device(device="/job:worker/device:CPU:1", if_default=true)'),
+    "merge_duplicate_nodes": ("dups", "x", "out", "merge_duplicate_nodes"),
+    "remove_control_dependencies": ("dups", "x", "out",
+                                    "remove_control_dependencies"),
+    "inline_partitionedcall": ("partitioned", "x", "out",
+                               "inline_partitionedcall"),
+    "sparsify_gather": ("gather", "x", "out", "sparsify_gather"),
+    "sparsify_gather_init": ("gather", "x", "out",
+                             "sparsify_gather(group_init_node=init)"),
+    "backport_concatv2": ("concat", "x", "out", "backport_concatv2"),
+    "backport_tensor_array_v3": ("tensor_array", "x", "out",
+                                 "backport_tensor_array_v3"),
+    "flatten_atrous_conv": ("atrous", "x", "out", "flatten_atrous_conv"),
+    "flatten_atrous_conv_valid": ("atrous_valid", "x", "out",
+                                  "flatten_atrous_conv"),
+    "fuse_pad_and_conv": ("pad_conv", "x", "out", "fuse_pad_and_conv"),
+    "fuse_pad_and_conv_chain": ("pad_conv_chain", "x", "out",
+                                "fuse_pad_and_conv"),
+    "fuse_resize_and_conv": ("pad_conv", "x", "out", "fuse_resize_and_conv"),
+    "fuse_resize_and_conv_half_pixel": ("pad_conv_chain", "x", "out",
+                                        "fuse_resize_and_conv"),
+    "fuse_resize_pad_and_conv": ("pad_conv", "x", "out",
+                                 "fuse_resize_pad_and_conv"),
     "original_list_basic": ("basic", "x", "out", ORIGINAL_LIST),
     "original_list_bn_fused": ("bn_fused", "x", "out", ORIGINAL_LIST),
 }
@@ -168,7 +200,172 @@ def _build_inputs():
     tf.identity(tf.matmul(h, mid), name="out")
   write(graph, "weights")
 
+  _build_structure_inputs(write)
+  _build_conv_fusion_inputs(write)
+  _build_backport_inputs(write)
   _build_alexnets()
+
+
+def _build_structure_inputs(write):
+  """Graphs with duplicates and control inputs, a function call, Gathers."""
+  import tensorflow as tf
+  rng = np.random.RandomState(1)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+    init = tf.no_op(name="init")
+    two_a = tf.constant(2.0, name="two_a")
+    two_b = tf.constant(2.0, name="two_b")  # A duplicate of two_a.
+    with tf.control_dependencies([init]):
+      m1 = tf.multiply(x, two_a, name="m1")
+      m2 = tf.multiply(x, two_b, name="m2")
+    r1, r2 = tf.nn.relu(m1, name="r1"), tf.nn.relu(m2, name="r2")
+    # The raw op: tf.debugging.Assert writes an If calling a function.
+    check = tf.raw_ops.Assert(condition=tf.reduce_all(tf.math.is_finite(x)),
+                              data=[x], name="check")
+    with tf.control_dependencies([check]):
+      total = tf.add(r1, r2, name="sum")
+    tf.identity(total, name="out")
+  write(graph, "dups")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+    w = tf.constant(rng.normal(0, 0.5, [4, 4]).astype(np.float32), name="w")
+
+    @tf.function
+    def block(a, b):
+      return tf.nn.relu(tf.matmul(a, b)) * 2.0, tf.tanh(a) + 1.0
+
+    first = block(x, w)
+    second = block(first[0], w)
+    tf.identity(second[0] + first[1], name="out")
+  write(graph, "partitioned")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+    ids = tf.cast(tf.floor(tf.abs(x) * 10.0), tf.int64, name="ids")
+
+    def sparse_weights(name):
+      values = rng.normal(0, 1, [10, 1]).astype(np.float32)
+      values[rng.uniform(size=[10, 1]) < 0.6] = 0
+      return tf.identity(tf.constant(values, name=name), name=name + "/read")
+
+    gathered = tf.raw_ops.Gather(params=sparse_weights("w1"), indices=ids,
+                                 name="g1")
+    gathered += tf.gather(sparse_weights("w2"), ids, name="g2")
+    tf.no_op(name="init")
+    tf.identity(tf.reduce_sum(gathered, axis=[1, 2]), name="out")
+  write(graph, "gather")
+
+
+def _build_conv_fusion_inputs(write):
+  """Graphs for the fuse_* and flatten_atrous_conv cases (own random state,
+  so the other graphs keep their values)."""
+  import tensorflow as tf
+  rng = np.random.RandomState(1)
+
+  def const(shape, name):
+    return tf.constant(rng.normal(0, 0.5, shape).astype(np.float32),
+                       name=name)
+
+  def mirror_pad(x, pads, mode, name):
+    return tf.pad(x, [[0, 0]] + pads + [[0, 0]], mode=mode, name=name)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [1, 6, 6, 3], name="x")
+    # Resize -> MirrorPad -> Conv2D, then MirrorPad -> strided Conv2D, then
+    # corner-aligned resize -> Conv2D.
+    resized = tf.compat.v1.image.resize_bilinear(x, [9, 9], name="resize1")
+    conv = tf.nn.conv2d(mirror_pad(resized, [[1, 1], [1, 1]], "REFLECT",
+                                   "pad1"), const([3, 3, 3, 4], "w1"), 1,
+                        "VALID", name="conv1")
+    conv = tf.nn.conv2d(mirror_pad(tf.nn.relu(conv), [[2, 1], [1, 2]],
+                                   "SYMMETRIC", "pad2"),
+                        const([3, 3, 4, 4], "w2"), 2, "SAME", name="conv2")
+    resized = tf.compat.v1.image.resize_bilinear(
+        tf.nn.relu(conv), [8, 8], align_corners=True, name="resize3")
+    conv = tf.nn.conv2d(resized, const([2, 2, 4, 2], "w3"), 1, "SAME",
+                        name="conv3")
+    tf.identity(conv, name="out")
+  write(graph, "pad_conv")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [1, 6, 6, 3], name="x")
+    # Chained pad+conv (the C++ matcher takes only every other one), two
+    # convolutions sharing weights, and TF 2 resizing (half-pixel centres).
+    conv = tf.nn.conv2d(mirror_pad(x, [[1, 1], [1, 1]], "REFLECT", "pad1"),
+                        const([3, 3, 3, 3], "w1"), 1, "VALID", name="conv1")
+    conv = tf.nn.conv2d(mirror_pad(conv, [[1, 1], [1, 1]], "REFLECT",
+                                   "pad2"), const([3, 3, 3, 3], "w2"), 1,
+                        "VALID", name="conv2")
+    shared = const([3, 3, 3, 3], "shared_w")
+    left = tf.nn.conv2d(mirror_pad(conv, [[1, 1], [1, 1]], "SYMMETRIC",
+                                   "pad3"), shared, 1, "VALID", name="conv3")
+    right = tf.nn.conv2d(mirror_pad(x, [[1, 1], [1, 1]], "SYMMETRIC",
+                                    "pad4"), shared, 1, "VALID", name="conv4")
+    resized = tf.image.resize(left + right, [9, 9], name="resize")
+    tf.identity(tf.nn.conv2d(resized, const([3, 3, 3, 2], "w5"), 1, "SAME",
+                             name="conv5"), name="out")
+  write(graph, "pad_conv_chain")
+
+  for padding in ("SAME", "VALID"):
+    graph = tf.Graph()
+    with graph.as_default():
+      # 7x7: SpaceToBatchND pads up to a multiple of the rate and the
+      # BatchToSpaceND crops the extra off again.
+      x = tf.compat.v1.placeholder(tf.float32, [None, 7, 7, 3], name="x")
+      conv = tf.nn.atrous_conv2d(x, const([3, 3, 3, 4], "w"), 2, padding,
+                                 name="atrous")
+      conv = tf.nn.depthwise_conv2d(tf.nn.relu(conv),
+                                    const([2, 2, 4, 2], "dw_w"),
+                                    [1, 1, 1, 1], padding, dilations=[2, 2],
+                                    name="dw")
+      tf.identity(conv, name="out")
+    write(graph, "atrous" if padding == "SAME" else "atrous_valid")
+
+
+def _build_backport_inputs(write):
+  """Graphs for backport_concatv2 and backport_tensor_array_v3."""
+  import tensorflow as tf
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+    wide = tf.concat([x, x * 2.0, tf.ones_like(x)], 1, name="wide")
+    tall = tf.concat([wide, -wide], 0, name="tall")
+    tf.identity(tf.concat([tall, tall], -1, name="last_axis"), name="out")
+  write(graph, "concat")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [3, 4], name="x")
+    raw = tf.raw_ops
+    handle, flow = raw.TensorArrayV3(size=4, dtype=tf.float32,
+                                     element_shape=[4], name="ta")
+    flow = raw.TensorArrayScatterV3(handle=handle, indices=[0, 1, 2],
+                                    value=x, flow_in=flow, name="scatter")
+    flow = raw.TensorArrayWriteV3(handle=handle, index=3, value=x[0] * 3.0,
+                                  flow_in=flow, name="write")
+    read = raw.TensorArrayReadV3(handle=handle, index=3, flow_in=flow,
+                                 dtype=tf.float32, name="read")
+    gathered = raw.TensorArrayGatherV3(handle=handle, indices=[2, 0],
+                                       flow_in=flow, dtype=tf.float32,
+                                       element_shape=[4], name="gather")
+    size = raw.TensorArraySizeV3(handle=handle, flow_in=flow, name="size")
+    grad, grad_flow = raw.TensorArrayGradV3(handle=handle, flow_in=flow,
+                                            source="grad", name="grad")
+    grad_flow = raw.TensorArrayWriteV3(handle=grad, index=0, value=x[1],
+                                       flow_in=grad_flow, name="grad_write")
+    grad_read = raw.TensorArrayReadV3(handle=grad, index=0,
+                                      flow_in=grad_flow, dtype=tf.float32,
+                                      name="grad_read")
+    tf.identity(read + tf.reduce_sum(gathered, 0) + grad_read +
+                tf.cast(size, tf.float32), name="out")
+  write(graph, "tensor_array")
 
 
 def _build_alexnets():
