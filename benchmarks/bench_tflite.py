@@ -23,13 +23,15 @@ import tensorflow as tf
 from absl import app, flags
 
 from alexnet.core import atomic_files
-from alexnet import signnames
+from alexnet.datasets import signnames
 from alexnet.core.errors import UserError, exit_on_user_error
-from alexnet.lite import compare
-from alexnet.lite import convert
+from alexnet.runner import comparison
+from alexnet.lite import converter
 from alexnet.lite import flatbuffer
 from alexnet.lite import interpreter
 from alexnet.nets import alexnet
+
+import analysis  # benchmarks/analysis.py, beside this script
 
 flags.DEFINE_string("graph", None, "Frozen AlexNet graph (.pb).")
 flags.DEFINE_boolean("random_init", False, "Benchmark a random-init AlexNet "
@@ -70,7 +72,7 @@ def paired_latency_ratio(float_path, int8_path, image_size, runs):
   """int8/float median latency at 2 threads, the two timed in alternation."""
   image = interpreter.random_image(image_size)
   contents = [flatbuffer.read_tflite(p) for p in (float_path, int8_path)]
-  base, int8 = interpreter.measure_paired_latency(contents, image, 2, runs)
+  base, int8 = analysis.measure_paired_latency(contents, image, 2, runs)
   print(f"paired at 2 threads: float {base['median_ms']:.1f} ms, int8 "
         f"{int8['median_ms']:.1f} ms (median of {runs})")
   return int8["median_ms"] / base["median_ms"]
@@ -99,15 +101,15 @@ def main(argv):
   models = []
   for name, quantize, input_type in VARIANTS:
     path = os.path.join(FLAGS.work_dir, f"{name}.tflite")
-    info = convert.convert_frozen_graph(
+    info = converter.convert_frozen_graph(
         graph, path, quantize=quantize, inference_input_type=input_type,
         representative_data=FLAGS.data_dir,
         representative_samples=FLAGS.representative_samples)
     print(f"{name}: {info['size_bytes']} bytes; ops {info['ops']}")
     models.append((name, path))
-  rows = compare.compare_models(models, FLAGS.data_dir, FLAGS.split,
+  rows = comparison.compare_models(models, FLAGS.data_dir, FLAGS.split,
                                 FLAGS.latency_runs, (1, 2), FLAGS.limit)
-  md_path, _ = compare.write_tables(rows, FLAGS.work_dir,
+  md_path, _ = comparison.write_tables(rows, FLAGS.work_dir,
                                     f"TFLite variants of {graph}")
   with open(md_path) as f:
     print(f.read())

@@ -24,8 +24,8 @@ import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
 import tensorflow as tf
 
-from alexnet import training
-from alexnet.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
+from alexnet.training import trainer
+from alexnet.estimator.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,7 +35,7 @@ def _params(image_size):
 
 
 def _time_session(train_op, steps, warmup, threads):
-  config = training.session_config(threads)
+  config = trainer.session_config(threads)
   with tf.compat.v1.Session(config=config) as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     for _ in range(warmup):
@@ -60,7 +60,7 @@ def graph_images_per_s(args, from_memory):
       features, targets = tf.compat.v1.data.make_one_shot_iterator(
           dataset).get_next()
     else:
-      features, targets = training.input_fn(
+      features, targets = trainer.input_fn(
           args.data_dir, "train", params, args.batch_size, is_training=True,
           augment=args.augment, num_epochs=None, seed=0)
     spec = model_fn(features, targets, ModeKeys.TRAIN, params)

@@ -4,7 +4,7 @@
       --models=a=RUN_A/graphs/frozen.pb,b=RUN_B/graphs/frozen.pb,... \\
       --output=committee.md
 
-A committee averages its members' probabilities (alexnet.metrics.committees);
+A committee averages its members' probabilities (analysis.committees);
 it costs each member's latency and size added up. Models are .pb or .tflite,
 read as tools/compare_models.py reads them (the data_dir's images at the
 model's input size), so a committee of int8 models is measured the same way.
@@ -17,9 +17,11 @@ import numpy as np
 from absl import app, flags
 
 from alexnet.core import atomic_files
-from alexnet import metrics
+from alexnet.evaluation import metrics
 from alexnet.core.errors import exit_on_user_error
-from alexnet.lite import compare
+from alexnet.runner import comparison
+
+import analysis  # benchmarks/analysis.py, beside this script
 
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
 flags.DEFINE_string("split", "validation", "Split to read.")
@@ -31,7 +33,7 @@ FLAGS = flags.FLAGS
 
 
 def table(labels, probabilities):
-  rows = metrics.committees(labels, probabilities, min_size=1)
+  rows = analysis.committees(labels, probabilities, min_size=1)
   lines = [f"{len(labels)} images; a committee averages its members' "
            "probabilities.", "",
            "| members | top-1 | errors |", "|---|---|---|"]
@@ -48,12 +50,12 @@ def table(labels, probabilities):
 
 def main(argv):
   del argv
-  models = compare.parse_models(FLAGS.models)
+  models = comparison.parse_models(FLAGS.models)
   if len(models) < 2:
     raise app.UsageError("--models needs at least two models")
   probabilities = {}
   for name, path in models:
-    result = compare.evaluate_model(path, FLAGS.data_dir, FLAGS.split,
+    result = comparison.evaluate_model(path, FLAGS.data_dir, FLAGS.split,
                                     reference=None, latency_runs=0,
                                     threads=(), limit=None)
     probabilities[name] = result["probabilities"]

@@ -16,9 +16,11 @@ from absl import app, flags
 
 from alexnet.core import atomic_files
 from alexnet.core.errors import UserError, exit_on_user_error
-from alexnet.lite import compare
+from alexnet.runner import comparison
 from alexnet.lite import flatbuffer
 from alexnet.lite import interpreter
+
+import analysis  # benchmarks/analysis.py, beside this script
 
 flags.DEFINE_string("models", None, "Comma-separated .tflite paths or "
                     "name=path pairs; ratios are to the first.")
@@ -43,7 +45,7 @@ def paired_table(models, threads, runs):
   lines = ["| model | threads | median ms | p90 ms | median / first |",
            "|---|---|---|---|---|"]
   for n in threads:
-    stats = interpreter.measure_paired_latency(contents, image, n, runs)
+    stats = analysis.measure_paired_latency(contents, image, n, runs)
     for (name, _), s in zip(models, stats):
       lines.append(f"| {name} | {n} | {s['median_ms']:.3f} | "
                    f"{s['p90_ms']:.3f} | "
@@ -53,7 +55,7 @@ def paired_table(models, threads, runs):
 
 def main(argv):
   del argv
-  models = compare.parse_models(FLAGS.models)
+  models = comparison.parse_models(FLAGS.models)
   threads = [int(t) for t in FLAGS.threads]
   text = (f"Batch 1, median of {FLAGS.runs} rounds, models timed in "
           "alternation.\n\n" +

@@ -31,10 +31,12 @@ from tqdm import tqdm
 
 from alexnet.core import atomic_files
 from alexnet.core.errors import UserError, exit_on_user_error
-from alexnet.lite import convert
-from alexnet.lite import graphs
+from alexnet.lite import converter
+from alexnet.graph_tools import graph_io
 from alexnet.lite import interpreter
 from alexnet.nets import alexnet as alexnet_net
+
+import analysis  # benchmarks/analysis.py, beside this script
 
 flags.DEFINE_string("graph", None, "Frozen AlexNet graph (.pb).")
 flags.DEFINE_string("data_dir", None, "TFRecords for int8 calibration.")
@@ -57,7 +59,7 @@ _NO_CUT = ("flatten",)
 
 def layer_cuts(graph_def):
   """[(layer, output node)] in execution order: each scope's last op."""
-  cuts = [(layer, node) for layer, node in graphs.layer_outputs(
+  cuts = [(layer, node) for layer, node in analysis.layer_outputs(
       graph_def).items() if layer not in _NO_CUT]
   cuts.append(("softmax", alexnet_net.PROBABILITIES_NODE))
   return cuts
@@ -83,7 +85,7 @@ def convert_cuts(graph, cuts, shape, specs, data_dir, work_dir):
     for k, (layer, node) in enumerate(cuts):
       # A cut keeps float only the float layers it contains.
       upto = {l for l, _ in cuts[:k + 1]}
-      model = convert.tflite_bytes(
+      model = converter.tflite_bytes(
           graph, ["input"], [node], shape, quantize,
           input_type=tf.uint8 if int8 else tf.float32,
           representative_data=data_dir if int8 else None,
@@ -99,7 +101,7 @@ def convert_cuts(graph, cuts, shape, specs, data_dir, work_dir):
 
 def profile(models, image, threads, runs, xnnpack):
   """{variant: [median ms per cut]}, every model timed in alternation."""
-  stats = iter(interpreter.measure_paired_latency(
+  stats = iter(analysis.measure_paired_latency(
       [m for cut_models in models.values() for m in cut_models], image,
       threads, runs, xnnpack=xnnpack))
   return {v: [next(stats)["median_ms"] for _ in cut_models]
@@ -138,15 +140,15 @@ def markdown(rows_by_threads, variants):
 
 def main(argv):
   del argv
-  graph_def = graphs.read_graph_def(FLAGS.graph)
-  inputs, _ = graphs.io_tensors(graphs.import_graph(graph_def), FLAGS.graph,
+  graph_def = graph_io.load_graph_def(FLAGS.graph)
+  inputs, _ = graph_io.io_tensors(graph_io.import_graph(graph_def), FLAGS.graph,
                                 alexnet_net.INPUT_NODE,
                                 alexnet_net.PROBABILITIES_NODE)
   size = inputs.shape[1]
   if size is None:
     raise UserError(f"{FLAGS.graph} has no fixed input size: pass a frozen "
                     "graph with a [N, S, S, 3] input")
-  for flag, allowed in (("variants", convert.QUANTIZE_MODES),
+  for flag, allowed in (("variants", converter.QUANTIZE_MODES),
                         ("kernels", ("xnnpack", "builtin"))):
     bad = [v for v in FLAGS[flag].value if v not in allowed]
     if bad:

@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from alexnet import training
-from alexnet.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
+from alexnet.training import trainer
+from alexnet.estimator.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
 
 
 def _train_op(image_size, batch_size):
@@ -39,7 +39,7 @@ def _train_op(image_size, batch_size):
 
 
 def _config(variant, threads):
-  config = training.session_config(threads)
+  config = trainer.session_config(threads)
   if variant == "bf16":
     config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
         rewriter_config_pb2.RewriterConfig.ON)

@@ -18,7 +18,7 @@ import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import tensorflow as tf
 from absl import app, flags
 
-from alexnet import checkpoints
+from alexnet.estimator import checkpoints
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.core.atomic_files import atomic_dir
 

@@ -18,11 +18,13 @@ from absl import app, flags
 from tqdm import tqdm
 
 from alexnet.core import atomic_files
-from alexnet import metrics
+from alexnet.evaluation import metrics
 from alexnet.datasets import tfrecord_reader
 from alexnet.core.errors import exit_on_user_error
-from alexnet.lite import data as lite_data
-from alexnet.lite import evaluate
+from alexnet.datasets import tfrecord_reader
+from alexnet.runner import model_files
+
+import analysis  # benchmarks/analysis.py, beside this script
 
 flags.DEFINE_string("graph", None, "Frozen (or transformed) GraphDef.")
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
@@ -35,9 +37,9 @@ FLAGS = flags.FLAGS
 
 def predict_split(graph, data_dir, split):
   """(labels, predictions, track ids) of every image of the split."""
-  runner = evaluate.FrozenGraphRunner(graph)
+  runner = model_files.FrozenGraphRunner(graph)
   try:
-    manifest = lite_data.check_dataset(data_dir, split, runner.num_classes)
+    manifest = tfrecord_reader.check_split(data_dir, split, runner.num_classes)
     dataset = tfrecord_reader.make_dataset(
         data_dir, split, runner.image_size(graph), batch_size=64,
         with_tracks=True)
@@ -51,11 +53,11 @@ def predict_split(graph, data_dir, split):
         progress.update(len(labels))
   finally:
     runner.close()
-  return [np.concatenate(c) for c in columns], lite_data.class_names(manifest)
+  return [np.concatenate(c) for c in columns], tfrecord_reader.class_names(manifest)
 
 
 def table(labels, predictions, tracks, class_names, top):
-  rows = metrics.errors_by_track(labels, predictions, tracks)
+  rows = analysis.errors_by_track(labels, predictions, tracks)
   wrong = int((labels != predictions).sum())
   lines = [f"{len(labels)} images, {wrong} misread, top-1 "
            f"{100 * (1 - wrong / len(labels)):.2f}%; the {min(top, len(rows))}"

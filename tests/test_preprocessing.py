@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet import preprocessing
+from alexnet.datasets import preprocessing
 
 
 def _image(height, width, seed=0):

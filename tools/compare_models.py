@@ -12,7 +12,7 @@ from absl import app
 from absl import flags
 
 from alexnet.core.errors import exit_on_user_error
-from alexnet.lite import compare
+from alexnet.runner import comparison
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFRecords directory (build_tfrecord).")
@@ -25,18 +25,22 @@ flags.DEFINE_integer("latency_runs", 50, "Timed runs per thread count "
 flags.DEFINE_multi_integer("threads", [1, 2], "Thread counts to time "
                            "(repeat the flag).", lower_bound=1)
 flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
-flags.mark_flags_as_required(["data_dir", "models", "output_dir"])
+flags.DEFINE_string("test_dir", None, "A GTSRB Final_Test/Images folder with "
+                    "GT-final_test.csv, used instead of --data_dir.")
+flags.DEFINE_boolean("crop_roi", False, "Crop each image to the sign's ROI "
+                     "when read (models trained with --crop_roi).")
+flags.mark_flags_as_required(["models", "output_dir"])
 
 
 def main(argv):
   del argv
-  models = compare.parse_models(FLAGS.models)
-  rows = compare.compare_models(models, FLAGS.data_dir, FLAGS.split,
-                                FLAGS.latency_runs,
-                                tuple(FLAGS.threads),
-                                FLAGS.limit)
-  md_path, csv_path = compare.write_tables(
-      rows, FLAGS.output_dir, f"Model comparison on {FLAGS.split}")
+  models = comparison.parse_models(FLAGS.models)
+  rows = comparison.compare_models(
+      models, FLAGS.data_dir, FLAGS.split, FLAGS.latency_runs,
+      tuple(FLAGS.threads), FLAGS.limit, FLAGS.test_dir, FLAGS.crop_roi)
+  where = FLAGS.test_dir or FLAGS.split
+  md_path, csv_path = comparison.write_tables(
+      rows, FLAGS.output_dir, f"Model comparison on {where}")
   with open(md_path) as f:
     print(f.read())
   print(f"wrote {md_path} and {csv_path}")

@@ -17,7 +17,7 @@ from absl import app
 from absl import flags
 
 from alexnet.core.errors import UserError, exit_on_user_error
-from alexnet.lite import convert
+from alexnet.lite import converter
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Frozen GraphDef (.pb).")
@@ -26,13 +26,13 @@ flags.DEFINE_list("input_arrays", ["input"], "Input node name.")
 flags.DEFINE_list("output_arrays", ["probabilities"], "Output node name.")
 flags.DEFINE_string("input_shapes", None, "Input shape, e.g. 1,227,227,3 "
                     "(default: the graph's, with batch 1).")
-flags.DEFINE_enum("inference_type", "FLOAT", list(convert.IO_TYPES),
+flags.DEFINE_enum("inference_type", "FLOAT", list(converter.IO_TYPES),
                   "QUANTIZED_UINT8 = full-integer quantization (toco).")
-flags.DEFINE_enum("inference_input_type", None, list(convert.IO_TYPES),
+flags.DEFINE_enum("inference_input_type", None, list(converter.IO_TYPES),
                   "Input type; integer types need full-integer quantization.")
-flags.DEFINE_enum("inference_output_type", None, list(convert.IO_TYPES),
+flags.DEFINE_enum("inference_output_type", None, list(converter.IO_TYPES),
                   "Output type (default: the input type).")
-flags.DEFINE_enum("quantize", "none", list(convert.QUANTIZE_MODES),
+flags.DEFINE_enum("quantize", "none", list(converter.QUANTIZE_MODES),
                   "Post-training quantization.")
 flags.DEFINE_string("representative_data", None,
                     "TFRecords directory for int8 calibration.")
@@ -47,6 +47,8 @@ flags.DEFINE_boolean("lower_lrn", False, "Rewrite LRN with integer-capable "
 flags.DEFINE_list("float_layers", [], "int8 only: network layers to keep "
                   "float32, e.g. conv1 (faster on x86 CPUs without 8-bit "
                   "dot products; see BENCHMARKS.md).")
+flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
+                     "sign's ROI when read (models trained with --crop_roi).")
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 
@@ -61,7 +63,7 @@ def parse_shapes(text):
 
 def main(argv):
   del argv
-  info = convert.convert_frozen_graph(
+  info = converter.convert_frozen_graph(
       FLAGS.input_file, FLAGS.output_file,
       input_arrays=FLAGS.input_arrays, output_arrays=FLAGS.output_arrays,
       input_shapes=parse_shapes(FLAGS.input_shapes) if FLAGS.input_shapes
@@ -73,7 +75,7 @@ def main(argv):
       representative_split=FLAGS.representative_split,
       representative_samples=FLAGS.representative_samples,
       image_size=FLAGS.image_size, lower_lrn=FLAGS.lower_lrn,
-      float_layers=FLAGS.float_layers)
+      float_layers=FLAGS.float_layers, crop_roi=FLAGS.crop_roi)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "

@@ -11,7 +11,7 @@ the input of tools/build_tfrecord.py.
 
 from absl import app, flags
 
-from alexnet.datasets import convert
+from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("input_dir", None, "GTSRB .../Final_Training/Images (class "
@@ -32,7 +32,7 @@ _SHOWN = 20  # Skipped inputs listed one by one; the rest are counted.
 
 def main(argv):
   del argv
-  result = convert.convert(FLAGS.input_dir, FLAGS.output_dir,
+  result = jpeg_folders.convert(FLAGS.input_dir, FLAGS.output_dir,
                            crop_roi=FLAGS.crop_roi, skip_bad=FLAGS.skip_bad,
                            overwrite=FLAGS.overwrite,
                            num_workers=FLAGS.num_workers)

@@ -6,9 +6,12 @@
   python tools/evaluate.py --model_dir=runs/alexnet \\
       --test_dir=GTSRB/Final_Test/Images
 
-  # A .tflite model (or a frozen .pb), with size, latency and agreement:
+  # A .tflite model (or a frozen .pb), with size, latency and agreement, on
+  # a TFRecord split or a GTSRB final-test folder:
   python tools/evaluate.py --model=alexnet_int8.tflite --data_dir=data/tfrecords \\
       [--reference_model=frozen.pb] [--latency_runs=50]
+  python tools/evaluate.py --model=alexnet_int8.tflite \\
+      --test_dir=GTSRB/Final_Test/Images [--crop_roi]
 
 Prints the report (per-class accuracy with sign names) and writes into
 --output_dir (default MODEL_DIR/evaluation_SPLIT): report.json, report.txt,
@@ -21,11 +24,13 @@ from absl import app, flags
 import json
 import os
 
-from alexnet import metrics, model_evaluation
+from alexnet.evaluation import metrics
+
+from alexnet.evaluation import reports
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.core.atomic_files import atomic_write
-from alexnet.lite import compare
-from alexnet.model_fn import load_model_config
+from alexnet.runner import comparison
+from alexnet.estimator.model_dir import load_model_config
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
@@ -42,6 +47,9 @@ flags.DEFINE_string("model", None, "A .tflite model or frozen .pb graph to "
                     "evaluate instead of --model_dir's checkpoint.")
 flags.DEFINE_string("reference_model", None, "With --model: the float model "
                     "(frozen .pb or .tflite) to report top-1 agreement with.")
+flags.DEFINE_boolean("crop_roi", False, "With --model: crop each image to the "
+                     "sign's ROI when read (models trained with --crop_roi; "
+                     "a model_dir knows it from its model_config.json).")
 flags.DEFINE_integer("latency_runs", 50, "With --model: timed runs per thread "
                      "count at batch 1, after warm-up (0: no latency).")
 FLAGS = flags.FLAGS
@@ -49,16 +57,20 @@ FLAGS = flags.FLAGS
 
 def _model_file_report():
   """Report of --model on --data_dir, plus size, agreement and latency."""
-  if not FLAGS.data_dir:
-    raise UserError("--model needs --data_dir=TFRECORDS (with --split)")
+  if not FLAGS.data_dir and not FLAGS.test_dir:
+    raise UserError("--model needs --data_dir=TFRECORDS (with --split) or "
+                    "--test_dir=.../Final_Test/Images")
+  source = {"test_dir": FLAGS.test_dir, "crop_roi": FLAGS.crop_roi}
   reference = None
   if FLAGS.reference_model:
-    reference = compare.evaluate_model(
+    reference = comparison.evaluate_model(
         FLAGS.reference_model, FLAGS.data_dir, FLAGS.split, None,
-        latency_runs=0, threads=(), limit=None)["probabilities"]
-  result = compare.evaluate_model(FLAGS.model, FLAGS.data_dir, FLAGS.split,
-                                  reference, FLAGS.latency_runs, (1, 2), None)
-  summary = {"model": FLAGS.model, "split": FLAGS.split,
+        latency_runs=0, threads=(), limit=None, **source)["probabilities"]
+  result = comparison.evaluate_model(FLAGS.model, FLAGS.data_dir, FLAGS.split,
+                                     reference, FLAGS.latency_runs, (1, 2),
+                                     None, **source)
+  summary = {"model": FLAGS.model,
+             "split": "test_dir" if FLAGS.test_dir else FLAGS.split,
              "size_bytes": result["size_bytes"],
              "gzip_bytes": result["gzip_bytes"],
              "agreement": result["agreement"],
@@ -86,9 +98,9 @@ def _main_model_file():
   output_dir = FLAGS.output_dir or os.path.join(
       os.path.dirname(os.path.abspath(FLAGS.model)),
       f"evaluation_{os.path.splitext(os.path.basename(FLAGS.model))[0]}_"
-      f"{FLAGS.split}")
+      f"{summary['split']}")
   class_names = [c["name"] for c in report["per_class"]]
-  written = model_evaluation.write_report(report, class_names, output_dir)
+  written = reports.write_report(report, class_names, output_dir)
   atomic_write(os.path.join(output_dir, "model_summary.json"),
                json.dumps(summary, indent=2) + "\n")
   print(metrics.format_report(report))
@@ -103,13 +115,13 @@ def main(argv):
   if not FLAGS.model_dir:
     raise UserError("pass --model_dir=DIR (a trained model) or "
                     "--model=FILE.tflite")
-  report = model_evaluation.checkpoint_report(
+  report = reports.checkpoint_report(
       FLAGS.model_dir, FLAGS.data_dir, FLAGS.split, FLAGS.test_dir,
       FLAGS.checkpoint, FLAGS.batch_size, FLAGS.num_threads)
-  output_dir = FLAGS.output_dir or model_evaluation.default_output_dir(
+  output_dir = FLAGS.output_dir or reports.default_output_dir(
       FLAGS.model_dir, FLAGS.split, FLAGS.test_dir)
-  written = model_evaluation.write_report(
-      report, load_model_config(FLAGS.model_dir)["class_names"], output_dir,
+  written = reports.write_report(
+      report, load_model_config(FLAGS.model_dir).class_names, output_dir,
       FLAGS.model_dir)
   print(metrics.format_report(report))
   print(f"wrote {', '.join(written)} to {output_dir}")

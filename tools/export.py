@@ -11,7 +11,7 @@ Writes MODEL_DIR/export/: inference_graph.pb/.pbtxt (input `input`, outputs
 
 from absl import app, flags
 
-from alexnet import export
+from alexnet.serving import export
 from alexnet.core.errors import exit_on_user_error
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")

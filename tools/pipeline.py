@@ -1,7 +1,7 @@
 """Runs the whole original recipe, from data to TensorFlow Lite, with a report.
 
-  python tools/pipeline.py --output_dir=runs/synthetic            # built-in data
-  python tools/pipeline.py --output_dir=runs/real \\
+  python tools/stages.py --output_dir=runs/synthetic            # built-in data
+  python tools/stages.py --output_dir=runs/real \\
       --data=../shared/gtsrb/GTSRB_Final_Training_Images_32px.zip --preset=cpu-fast
 
 Stages: data, convert, tfrecords, train, evaluate, export, freeze, summarize,
@@ -16,38 +16,40 @@ import sys
 
 from absl import app, flags
 
+from alexnet.core.config import ModelConfig, PipelineConfig, TrainConfig
 from alexnet.core.errors import exit_on_user_error
-from alexnet.presets import PRESETS
+from alexnet.pipeline.presets import PRESETS
+
+from config_flags import define_config_flags, given_flags
 
 flags.DEFINE_string("output_dir", None, "The run folder.")
 flags.DEFINE_string("data", "synthetic",
                     "'synthetic' (rendered here), a GTSRB zip, or a folder "
                     "with the official layout (GTSRB/Final_Training/Images).")
+flags.DEFINE_string("test_data", None,
+                    "The official test set (Final_Test/Images with the "
+                    "labeled GT-final_test.csv, a zip or a folder), when "
+                    "--data does not hold it.")
 flags.DEFINE_enum("preset", "cpu-fast", list(PRESETS),
                   "cpu-fast: small input, minutes on 2 cores; faithful: "
-                  "227x227 as in the original project.")
+                  "227x227 as in the original project; gtsrb-99: the best "
+                  "real-GTSRB recipe (BENCHMARKS.md).")
 flags.DEFINE_integer("seed", 0, "Seed of the data, the split and training.")
 flags.DEFINE_boolean("force", False, "Redo complete stages.")
-flags.DEFINE_integer("epochs", None, "Override the preset's epochs.")
-flags.DEFINE_integer("image_size", None, "Override the preset's input size.")
-flags.DEFINE_integer("tracks_per_class", None,
-                     "Override the preset's synthetic tracks per class.")
-flags.DEFINE_integer("frames_per_track", None,
-                     "Override the preset's synthetic frames per track.")
-flags.DEFINE_integer("latency_runs", None,
-                     "Override the preset's latency runs per model.")
+# Any setting of the preset can be overridden by its own flag.
+define_config_flags(ModelConfig, skip=("num_classes", "class_names"),
+                    overrides_only=True)
+define_config_flags(TrainConfig, skip=("seed",), overrides_only=True)
+define_config_flags(PipelineConfig, overrides_only=True)
 flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
-
-_OVERRIDES = ("epochs", "image_size", "tracks_per_class", "frames_per_track",
-              "latency_runs")
 
 
 def main(argv):
   del argv
   # Imported here: spawned data workers re-import this module, and must not
   # pay for TensorFlow.
-  from alexnet import pipeline  # pylint: disable=import-outside-toplevel
+  from alexnet.pipeline import stages  # pylint: disable=import-outside-toplevel
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   log_file = logging.FileHandler(os.path.join(FLAGS.output_dir,
                                               "pipeline.log"))
@@ -62,11 +64,10 @@ def main(argv):
     logger.info(line)
 
   log(f"command: {' '.join([sys.executable] + sys.argv)}")
-  overrides = {k: getattr(FLAGS, k) for k in _OVERRIDES
-               if getattr(FLAGS, k) is not None}
-  pipeline.Pipeline(FLAGS.output_dir, data=FLAGS.data, preset=FLAGS.preset,
-                    seed=FLAGS.seed, force=FLAGS.force, overrides=overrides,
-                    log=log).run()
+  overrides = given_flags(ModelConfig, TrainConfig, PipelineConfig)
+  stages.Pipeline(FLAGS.output_dir, data=FLAGS.data, preset=FLAGS.preset,
+                  seed=FLAGS.seed, force=FLAGS.force, overrides=overrides,
+                  log=log, test_data=FLAGS.test_data).run()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ to the model's input size as in evaluation.
 
 from absl import app, flags
 
-from alexnet import prediction
 from alexnet.core.errors import UserError, exit_on_user_error
+from alexnet.datasets import image_files
+from alexnet.serving import predictor
 
 flags.DEFINE_integer("top_k", 5, "How many classes to print per image.")
 FLAGS = flags.FLAGS
@@ -19,16 +20,16 @@ def main(argv):
   if len(argv) < 3:
     raise UserError("usage: tools/predict.py SAVED_MODEL_DIR IMAGE [IMAGE...]")
   saved_model_dir, paths = argv[1], argv[2:]
-  images = [prediction.read_image(p) for p in paths]  # All checked first.
-  predictor = prediction.Predictor(saved_model_dir)
+  images = [image_files.read_image(p) for p in paths]  # All checked first.
+  model = predictor.Predictor(saved_model_dir)
   try:
-    probabilities = predictor.probabilities(images)
+    probabilities = model.probabilities(images)
   finally:
-    predictor.close()
+    model.close()
   for path, probs in zip(paths, probabilities):
     print(path)
     for rank, (class_id, name, p) in enumerate(
-        prediction.top_k(probs, predictor.class_names, FLAGS.top_k), 1):
+        predictor.top_k(probs, model.class_names, FLAGS.top_k), 1):
       print(f"  {rank}. {100 * p:6.2f}%  {class_id:>2} {name}")
 
 

@@ -12,7 +12,7 @@ import math
 
 from PIL import Image, ImageDraw, ImageFont
 
-from alexnet.signnames import NUM_CLASSES
+from alexnet.datasets.signnames import NUM_CLASSES
 
 RED = (200, 18, 32, 255)
 BLUE = (0, 84, 165, 255)

@@ -26,12 +26,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
-from alexnet.datasets.gtsrb_csv import GTRow, read_gt_csv, train_csv_name
-from alexnet.datasets.gtsrb_csv import write_gt_csv
+from alexnet.datasets.gtsrb_layout import GTRow, read_gt_csv, train_csv_name
+from alexnet.datasets.gtsrb_layout import write_gt_csv
 from alexnet.datasets.sign_drawing import draw_sign
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir, atomic_path
-from alexnet.signnames import NUM_CLASSES
+from alexnet.datasets.signnames import NUM_CLASSES
 
 LAYOUTS = ("train", "test")
 TEST_CSV = "GT-final_test.csv"

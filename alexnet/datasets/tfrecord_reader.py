@@ -10,11 +10,14 @@ only tf.data ops, so it works eagerly and inside a tf.compat.v1 graph
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
-from alexnet import preprocessing
-from alexnet.datasets import tfrecord_writer as tw
 from alexnet.core.errors import UserError
+from alexnet.datasets import preprocessing
+from alexnet.datasets import signnames
+from alexnet.datasets import tfrecord_writer as tw
 
 _FEATURES = {
     tw.FEATURE_ENCODED: tf.io.FixedLenFeature([], tf.string),
@@ -58,6 +61,29 @@ def shard_paths(data_dir, split, manifest=None):
       raise UserError(f"{path} is listed in {tw.MANIFEST} but missing; "
                       "rebuild with tools/build_tfrecord.py --overwrite")
   return paths
+
+
+def split_count(manifest, split):
+  """Images in a split of the manifest (0 if it has no such split)."""
+  return manifest["splits"].get(split, {}).get("count", 0)
+
+
+def class_names(manifest):
+  """The dataset's class names (GTSRB's sign names by default)."""
+  return signnames.class_names(manifest["num_classes"],
+                               manifest.get("class_names"))
+
+
+def check_split(data_dir, split, num_classes=None):
+  """The manifest; UserError unless `split` and all its shards exist and, if
+  given, the dataset has the model's `num_classes`."""
+  manifest = read_manifest(data_dir)
+  shard_paths(data_dir, split, manifest)
+  if num_classes is not None and manifest["num_classes"] != num_classes:
+    raise UserError(f"{data_dir} has {manifest['num_classes']} classes but the "
+                    f"model outputs {num_classes}: use the dataset the model was "
+                    "trained on")
+  return manifest
 
 
 def _decode(features, crop_roi):
@@ -124,3 +150,34 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
                         deterministic=not is_training)
   dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
   return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None,
+                    crop_roi=False):
+  """Yields numpy (images float32 [B,S,S,3], labels int64 [B]) of a split,
+  read for evaluation, until `limit` images; the last batch may be smaller."""
+  with tf.Graph().as_default():
+    dataset = make_dataset(data_dir, split, image_size, batch_size=batch_size,
+                           crop_roi=crop_roi)
+    if limit is not None:
+      dataset = dataset.unbatch().take(limit).batch(batch_size)
+    next_batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+    with tf.compat.v1.Session() as sess:
+      while True:
+        try:
+          yield sess.run(next_batch)
+        except tf.errors.OutOfRangeError:
+          return
+
+
+def load_split(data_dir, split, image_size, limit=None, crop_roi=False):
+  """All (images, labels) of a split as two arrays, with a progress bar."""
+  images, labels = [], []
+  for x, y in tqdm(iterate_batches(data_dir, split, image_size, batch_size=64,
+                                   limit=limit, crop_roi=crop_roi),
+                   desc=f"read {split}", unit="batch"):
+    images.append(x)
+    labels.append(y)
+  if not images:
+    raise UserError(f"{data_dir} split {split!r} holds no images")
+  return np.concatenate(images), np.concatenate(labels)

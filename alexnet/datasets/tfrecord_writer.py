@@ -18,8 +18,8 @@ import random
 import tensorflow as tf
 from tqdm import tqdm
 
-from alexnet import signnames
-from alexnet.datasets import convert
+from alexnet.datasets import signnames
+from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir, atomic_path, atomic_write
 
@@ -94,7 +94,7 @@ def _read_jpeg(converted_dir, annotation):
     with open(path, "rb") as f:
       data = f.read()
   except FileNotFoundError:
-    raise UserError(f"{path} is listed in {convert.ANNOTATIONS_CSV} but "
+    raise UserError(f"{path} is listed in {jpeg_folders.ANNOTATIONS_CSV} but "
                     f"missing; {advice}") from None
   # Start and end markers: catches truncated or foreign files cheaply.
   if not (data.startswith(b"\xff\xd8") and data.rstrip(b"\0").endswith(
@@ -218,7 +218,7 @@ def build(converted_dir, output_dir, num_shards=4, validation_fraction=0.1,
   """
   if num_shards < 1:
     raise UserError(f"--num_shards={num_shards}: need at least 1")
-  annotations = convert.read_annotations(converted_dir)
+  annotations = jpeg_folders.read_annotations(converted_dir)
   kinds = {a.split for a in annotations}
   if kinds == {"test"}:
     existing = _existing_manifest(output_dir)

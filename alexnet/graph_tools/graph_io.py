@@ -10,6 +10,7 @@ import os
 
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
+import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
 from alexnet.core.errors import UserError
@@ -198,3 +199,30 @@ def save_graph_def(graph_def, path, as_text=False, tensors=None):
     else:
       with open(tmp, "wb") as f:
         _write_binary(graph_def, f, tensors)
+
+
+def import_graph(graph_def, path="the graph"):
+  """A new tf.Graph holding `graph_def` under its own node names; UserError
+  naming `path` if TensorFlow cannot import it (unknown ops, bad attributes,
+  mismatched types)."""
+  graph = tf.Graph()
+  try:
+    with graph.as_default():
+      tf.graph_util.import_graph_def(graph_def, name="")
+  except (ValueError, TypeError, tf.errors.OpError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)
+    raise UserError(f"{path} does not import into TensorFlow ({first}): "
+                    "regenerate it, or check the transforms that wrote it"
+                    ) from None
+  return graph
+
+
+def io_tensors(graph, path, input_name, output_name):
+  """(input tensor, output tensor) by node name; UserError if absent."""
+  try:
+    return (graph.get_tensor_by_name(f"{graph_utils.node_name(input_name)}:0"),
+            graph.get_tensor_by_name(
+                f"{graph_utils.node_name(output_name)}:0"))
+  except KeyError as e:
+    raise UserError(f"{path} has no node {e}: check --input_arrays/"
+                    "--output_arrays") from None

@@ -103,7 +103,8 @@ def time_runs(run, runs, warmup):
   return latency_stats(times)
 
 
-def _ready(model_content, image, num_threads, xnnpack=True):
+def ready(model_content, image, num_threads, xnnpack=True):
+  """An interpreter of the model with `image` set as its input."""
   interpreter = load(model_content=model_content, num_threads=num_threads,
                      xnnpack=xnnpack)
   inp = interpreter.get_input_details()[0]
@@ -120,25 +121,5 @@ def random_image(size, seed=0):
 
 def measure_latency(model_content, image, num_threads, runs=50, warmup=5):
   """Batch-1 latency of one invoke at `num_threads`, median and p90."""
-  return time_runs(_ready(model_content, image, num_threads).invoke, runs,
+  return time_runs(ready(model_content, image, num_threads).invoke, runs,
                    warmup)
-
-
-def measure_paired_latency(model_contents, image, num_threads, runs=50,
-                           warmup=5, xnnpack=True):
-  """Latency stats of several models timed in alternation, run by run.
-
-  On a shared machine the load changes over seconds; alternating puts every
-  model under the same load, so their ratio is fair even when the absolute
-  times are not.
-  """
-  interpreters = [_ready(c, image, num_threads, xnnpack)
-                  for c in model_contents]
-  times = [[] for _ in interpreters]
-  for i in range(warmup + runs):
-    for interpreter, own in zip(interpreters, times):
-      start = time.perf_counter()
-      interpreter.invoke()
-      if i >= warmup:
-        own.append(time.perf_counter() - start)
-  return [latency_stats(t) for t in times]

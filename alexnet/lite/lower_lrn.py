@@ -22,7 +22,7 @@ So conversion keeps LRN unless asked (--lower_lrn).
 import numpy as np
 import tensorflow as tf
 
-from alexnet.lite import graphs
+from alexnet.graph_tools import graph_io
 
 _LOWERED_BETAS = (0.5, 0.75)
 
@@ -56,7 +56,7 @@ def _replacement_nodes(node, input_shape):
 
 def lower_lrn(graph_def):
   """Returns (new GraphDef, names of the LRN nodes rewritten)."""
-  graph = graphs.import_graph(graph_def)
+  graph = graph_io.import_graph(graph_def)
   lowered = tf.compat.v1.GraphDef()
   lowered.versions.CopyFrom(graph_def.versions)
   lowered.library.CopyFrom(graph_def.library)

@@ -43,6 +43,8 @@ import math
 
 import tensorflow as tf
 
+from alexnet.core import config
+
 # Node names of a deployed graph; freeze_graph and the converters rely on them.
 INPUT_NODE = "input"  # float32 placeholder [None, H, W, 3], raw RGB 0..255
 LOGITS_NODE = "logits"  # float32 [None, num_classes]
@@ -50,9 +52,10 @@ PROBABILITIES_NODE = "probabilities"  # softmax of the logits
 CLASSES_NODE = "classes"  # int64 [None], argmax of the logits
 OUTPUT_NODES = (PROBABILITIES_NODE, CLASSES_NODE, LOGITS_NODE)
 
-NORMALIZATIONS = ("lrn", "batch_norm")
-INPUT_STANDARDIZATIONS = ("per_image", "fixed", "equalize")
-MIN_IMAGE_SIZE = 67  # smallest input for which pool5 is still 1x1
+# The choices and the smallest input (pool5 still 1x1) are the configs'.
+NORMALIZATIONS = config.NORMALIZATIONS
+INPUT_STANDARDIZATIONS = config.INPUT_STANDARDIZATIONS
+MIN_IMAGE_SIZE = config.MIN_IMAGE_SIZE
 
 # Krizhevsky et al. section 3.3: k=2, n=5, alpha=1e-4, beta=0.75.
 _LRN = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet.datasets.gtsrb_csv import GTRow, train_csv_name, write_gt_csv
+from alexnet.datasets.gtsrb_layout import GTRow, train_csv_name, write_gt_csv
 
 SIZE = 16  # Image side; ROI corners are fixed at ROI below.
 ROI = (2, 3, 13, 14)  # x1, y1, x2, y2, inclusive.

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet import signnames
-from alexnet.datasets import convert
-from alexnet.datasets.gtsrb_csv import read_gt_csv, write_gt_csv
+from alexnet.datasets import signnames
+from alexnet.datasets import jpeg_folders
+from alexnet.datasets.gtsrb_layout import read_gt_csv, write_gt_csv
 from alexnet.core.errors import UserError
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
@@ -44,11 +44,11 @@ def test_training_tree_converts_with_labels_tracks_and_rois(
   before = _tree_digest(images_dir)
   out = str(tmp_path / "converted")
 
-  result = convert.convert(images_dir, out)
+  result = jpeg_folders.convert(images_dir, out)
 
   assert (result.split, result.num_images, result.skipped) == (
       "train", len(pixels), [])
-  annotations = convert.read_annotations(out)
+  annotations = jpeg_folders.read_annotations(out)
   assert len(annotations) == len(pixels)
   for a in annotations:
     folder, name = a.file.split("/")
@@ -59,7 +59,7 @@ def test_training_tree_converts_with_labels_tracks_and_rois(
     assert (a.roi_x1, a.roi_y1, a.roi_x2, a.roi_y2) == (2, 3, 13, 14)
     diff = np.abs(_jpeg_pixels(os.path.join(out, a.file)) - pixels[key])
     assert diff.mean() < JPEG_TOLERANCE
-  with open(os.path.join(out, convert.LABELS_TXT)) as f:
+  with open(os.path.join(out, jpeg_folders.LABELS_TXT)) as f:
     labels = [line.rstrip("\n").split("\t") for line in f]
   assert len(labels) == signnames.NUM_CLASSES
   assert labels[14] == ["14", signnames.folder_name(14), "Stop"]
@@ -70,12 +70,12 @@ def test_worker_processes_write_the_same_output(training_tree, tmp_path,
                                                 monkeypatch):
   images_dir, _ = training_tree
   single = str(tmp_path / "single")
-  convert.convert(images_dir, single, num_workers=1)
+  jpeg_folders.convert(images_dir, single, num_workers=1)
   monkeypatch.setattr(convert, "_MIN_JOBS_PER_POOL", 1)  # Pool even for few.
   pooled = str(tmp_path / "pooled")
-  convert.convert(images_dir, pooled, num_workers=2)
-  annotations = convert.read_annotations(pooled)
-  assert annotations == convert.read_annotations(single)
+  jpeg_folders.convert(images_dir, pooled, num_workers=2)
+  annotations = jpeg_folders.read_annotations(pooled)
+  assert annotations == jpeg_folders.read_annotations(single)
   for a in annotations:
     with open(os.path.join(single, a.file), "rb") as f1, open(
         os.path.join(pooled, a.file), "rb") as f2:
@@ -85,9 +85,9 @@ def test_worker_processes_write_the_same_output(training_tree, tmp_path,
 def test_crop_roi_stores_only_the_roi(training_tree, tiny_gtsrb, tmp_path):
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
-  convert.convert(images_dir, out, crop_roi=True)
+  jpeg_folders.convert(images_dir, out, crop_roi=True)
   x1, y1, x2, y2 = tiny_gtsrb.ROI
-  a = convert.read_annotations(out)[0]
+  a = jpeg_folders.read_annotations(out)[0]
   assert (a.width, a.height) == (x2 - x1 + 1, y2 - y1 + 1)
   assert (a.roi_x1, a.roi_y1, a.roi_x2, a.roi_y2) == (0, 0, x2 - x1, y2 - y1)
   key = f"{a.class_id}/{a.file.split('/')[1][:-4]}"
@@ -99,8 +99,8 @@ def test_crop_roi_stores_only_the_roi(training_tree, tiny_gtsrb, tmp_path):
 def test_final_test_layout_is_the_test_split(final_test_tree, tmp_path):
   images_dir, pixels = final_test_tree
   out = str(tmp_path / "converted_test")
-  result = convert.convert(images_dir, out)
-  annotations = convert.read_annotations(out)
+  result = jpeg_folders.convert(images_dir, out)
+  annotations = jpeg_folders.read_annotations(out)
   assert result.split == "test"
   assert {a.split for a in annotations} == {"test"}
   assert {a.track for a in annotations} == {-1}
@@ -178,15 +178,15 @@ def test_bad_input_is_one_line_error_or_skipped(training_tree, tmp_path, kind):
   out = str(tmp_path / "converted")
 
   with pytest.raises(UserError) as error:
-    convert.convert(images_dir, out)
+    jpeg_folders.convert(images_dir, out)
   message = str(error.value)
   assert named in message and "--skip_bad" in message and "\n" not in message
   assert not os.path.exists(out)  # Nothing half-written.
 
-  result = convert.convert(images_dir, out, skip_bad=True)
+  result = jpeg_folders.convert(images_dir, out, skip_bad=True)
   assert result.num_images == survivors
   assert len(result.skipped) == 1 and named in result.skipped[0]
-  assert len(convert.read_annotations(out)) == survivors
+  assert len(jpeg_folders.read_annotations(out)) == survivors
   assert _tree_digest(images_dir) == before
 
 
@@ -194,23 +194,23 @@ def test_empty_input_dir_is_refused(tmp_path):
   empty = tmp_path / "empty"
   empty.mkdir()
   with pytest.raises(UserError, match="no class folders"):
-    convert.convert(str(empty), str(tmp_path / "out"), skip_bad=True)
+    jpeg_folders.convert(str(empty), str(tmp_path / "out"), skip_bad=True)
 
 
 def test_complete_output_is_refused_unless_overwrite(training_tree, tmp_path):
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
-  convert.convert(images_dir, out)
+  jpeg_folders.convert(images_dir, out)
   with pytest.raises(UserError, match="--overwrite"):
-    convert.convert(images_dir, out)
-  assert convert.convert(images_dir, out, overwrite=True).num_images == len(
+    jpeg_folders.convert(images_dir, out)
+  assert jpeg_folders.convert(images_dir, out, overwrite=True).num_images == len(
       pixels)
 
 
 def test_output_inside_input_is_refused(training_tree):
   images_dir, _ = training_tree
   with pytest.raises(UserError, match="overlaps"):
-    convert.convert(images_dir, os.path.join(images_dir, "out"))
+    jpeg_folders.convert(images_dir, os.path.join(images_dir, "out"))
 
 
 def test_convert_tool_reports_one_line_error_and_skip_summary(

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from alexnet.datasets import synthetic_gtsrb
-from alexnet.datasets.gtsrb_csv import read_gt_csv, train_csv_name
+from alexnet.datasets.gtsrb_layout import read_gt_csv, train_csv_name
 from alexnet.datasets.sign_drawing import render_sign
 from alexnet.core.errors import UserError
-from alexnet.signnames import NUM_CLASSES
+from alexnet.datasets.signnames import NUM_CLASSES
 
 TRACKS, FRAMES, SEED = 2, 2, 7
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet import signnames
-from alexnet.datasets import convert, tfrecord_reader, tfrecord_writer
+from alexnet.datasets import signnames
+from alexnet.datasets import tfrecord_reader, tfrecord_writer
+from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import UserError
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
@@ -23,7 +24,7 @@ def converted(training_tree, tmp_path):
   """(converted dir, pixels) of the 3-class tiny training tree."""
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
-  convert.convert(images_dir, out)
+  jpeg_folders.convert(images_dir, out)
   return out, pixels
 
 
@@ -169,7 +170,7 @@ def test_test_split_is_added_to_an_existing_dataset(converted, final_test_tree,
   out = str(tmp_path / "tfrecords")
   tfrecord_writer.build(source, out, validation_fraction=0.3)
   test_dir = str(tmp_path / "converted_test")
-  convert.convert(final_test_tree[0], test_dir)
+  jpeg_folders.convert(final_test_tree[0], test_dir)
 
   manifest = tfrecord_writer.build(test_dir, out)
 
@@ -205,7 +206,7 @@ def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
 
   with pytest.raises(UserError, match="convert_dataset.py"):
     tfrecord_writer.build(str(tmp_path), str(tmp_path / "x"))
-  first, second = convert.read_annotations(source)[:2]
+  first, second = jpeg_folders.read_annotations(source)[:2]
   with open(os.path.join(source, first.file), "r+b") as f:
     jpeg = f.read()
     f.truncate(100)
@@ -219,7 +220,7 @@ def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
 
   one_track, _ = tiny_gtsrb.training(str(tmp_path / "one"), tracks=1)
   one_converted = str(tmp_path / "one_converted")
-  convert.convert(one_track, one_converted)
+  jpeg_folders.convert(one_track, one_converted)
   with pytest.raises(UserError, match="only one track"):
     tfrecord_writer.build(one_converted, str(tmp_path / "z"))
   assert not os.path.exists(tmp_path / "z")

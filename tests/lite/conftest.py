@@ -14,10 +14,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from alexnet import signnames
-from alexnet.datasets import convert as dataset_convert
+from alexnet.datasets import signnames
+from alexnet.datasets import jpeg_folders as dataset_convert
 from alexnet.datasets import tfrecord_writer
-from alexnet.lite import data as lite_data
+from alexnet.datasets import tfrecord_reader
 from alexnet.nets import alexnet
 
 IMAGE_SIZE = alexnet.MIN_IMAGE_SIZE
@@ -62,7 +62,7 @@ def write_converted_dir(path, seed=0):
 
 def train_and_freeze(data_dir, graph_path, input_standardization="per_image"):
   """Trains AlexNet-67 briefly on the train split; writes the frozen graph."""
-  images, labels = lite_data.load_split(data_dir, "train", IMAGE_SIZE)
+  images, labels = tfrecord_reader.load_split(data_dir, "train", IMAGE_SIZE)
   rng = np.random.default_rng(0)
   graph = tf.Graph()
   with graph.as_default():
@@ -156,12 +156,12 @@ VARIANTS = {
 @pytest.fixture(scope="session")
 def converted(tiny):
   """Converts each VARIANT once; returns name -> convert_frozen_graph info."""
-  from alexnet.lite import convert  # pylint: disable=g-import-not-at-top
+  from alexnet.lite import converter  # pylint: disable=g-import-not-at-top
   infos = {}
   for name, (quantize, input_type, lower_lrn) in VARIANTS.items():
     out_dir = tiny["root"] / name
     out_dir.mkdir()
-    infos[name] = convert.convert_frozen_graph(
+    infos[name] = converter.convert_frozen_graph(
         tiny["graph"], str(out_dir / "model.tflite"), quantize=quantize,
         inference_input_type=input_type, lower_lrn=lower_lrn,
         representative_data=tiny["data_dir"], representative_samples=24)
@@ -171,7 +171,7 @@ def converted(tiny):
 @pytest.fixture(scope="session")
 def validation(tiny):
   """(images, labels) of the tiny validation split at the model's size."""
-  return lite_data.load_split(tiny["data_dir"], "validation", IMAGE_SIZE)
+  return tfrecord_reader.load_split(tiny["data_dir"], "validation", IMAGE_SIZE)
 
 
 def pytest_generate_tests(metafunc):

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from alexnet.core.errors import UserError
-from alexnet.lite import convert
-from alexnet.lite import evaluate
+from alexnet.lite import converter
+from alexnet.runner import model_files
 from alexnet.lite import metadata
 
 
@@ -31,7 +31,7 @@ def test_representative_data_with_other_class_count(tiny, small_graph_writer,
                                                     tmp_path):
   graph = small_graph_writer(tmp_path / "five.pb", num_classes=5)
   with pytest.raises(UserError, match="43 classes but the model outputs 5"):
-    convert.convert_frozen_graph(graph, str(tmp_path / "m.tflite"),
+    converter.convert_frozen_graph(graph, str(tmp_path / "m.tflite"),
                                  quantize="int8",
                                  representative_data=tiny["data_dir"])
   assert not os.path.exists(tmp_path / "m.tflite")
@@ -39,14 +39,14 @@ def test_representative_data_with_other_class_count(tiny, small_graph_writer,
 
 def test_representative_image_size_mismatch(tiny, tmp_path):
   with pytest.raises(UserError, match="--image_size=99 does not match"):
-    convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
+    converter.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
                                  quantize="int8", image_size=99,
                                  representative_data=tiny["data_dir"])
 
 
 def test_input_shapes_mismatch(tiny, tmp_path):
   with pytest.raises(UserError, match="does not match the graph's input"):
-    convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
+    converter.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
                                  input_shapes=[[1, 99, 99, 3]])
 
 
@@ -62,13 +62,13 @@ def test_input_shapes_mismatch(tiny, tmp_path):
 ])
 def test_inconsistent_flags(kwargs, match, tiny, tmp_path):
   with pytest.raises(UserError, match=match):
-    convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
+    converter.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
                                  **kwargs)
 
 
 def test_float_layer_not_in_the_graph(tiny, tmp_path):
   with pytest.raises(UserError, match="has no layer 'conv9' to keep float"):
-    convert.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
+    converter.convert_frozen_graph(tiny["graph"], str(tmp_path / "m.tflite"),
                                  quantize="int8", float_layers=["conv9"],
                                  representative_data=tiny["data_dir"],
                                  representative_samples=8)
@@ -79,21 +79,21 @@ def test_not_a_graph(tmp_path):
   junk = tmp_path / "junk.pb"
   junk.write_bytes(b"\xff" * 40)
   with pytest.raises(UserError, match="is not a frozen GraphDef"):
-    convert.convert_frozen_graph(str(junk), str(tmp_path / "m.tflite"))
+    converter.convert_frozen_graph(str(junk), str(tmp_path / "m.tflite"))
 
 
 def test_not_a_tflite_file(tiny, tmp_path):
   junk = tmp_path / "model.tflite"
   junk.write_bytes(np.arange(256, dtype=np.uint8).tobytes())
   with pytest.raises(UserError, match="no 'TFL3'"):
-    evaluate.evaluate_tflite(str(junk), tiny["data_dir"], "validation")
+    model_files.evaluate_tflite(str(junk), tiny["data_dir"], "validation")
   with pytest.raises(UserError, match="no 'TFL3'"):
     metadata.read_metadata(str(junk))
 
 
 def test_tflite_input_size_differs_from_data(tiny, converted):
   with pytest.raises(UserError, match="takes 67x67 images"):
-    evaluate.evaluate_tflite(converted["float"]["path"], tiny["data_dir"],
+    model_files.evaluate_tflite(converted["float"]["path"], tiny["data_dir"],
                              "validation", image_size=99)
 
 
@@ -109,6 +109,6 @@ def test_tflite_that_is_not_an_image_classifier(tiny, tmp_path):
   bare = tmp_path / "vector.tflite"
   bare.write_bytes(model)
   with pytest.raises(UserError, match=r"input shape \[1, 8\] is not"):
-    evaluate.evaluate_tflite(str(bare), tiny["data_dir"], "validation")
+    model_files.evaluate_tflite(str(bare), tiny["data_dir"], "validation")
   with pytest.raises(UserError, match="has no TFLite metadata"):
     metadata.read_metadata(str(bare))

@@ -6,17 +6,17 @@ import os
 import pytest
 
 from alexnet.core.errors import UserError
-from alexnet.lite import compare
-from alexnet.lite import evaluate
+from alexnet.runner import comparison
+from alexnet.runner import model_files
 
 LATENCY_RUNS = 5
 
 
 def test_evaluate_tflite_report_agreement_latency(tiny, converted):
-  reference = evaluate.evaluate_frozen_graph(
+  reference = model_files.evaluate_frozen_graph(
       tiny["graph"], tiny["data_dir"], "validation", latency_runs=2,
       threads=(2,))
-  result = evaluate.evaluate_tflite(
+  result = model_files.evaluate_tflite(
       converted["int8_uint8_io"]["path"], tiny["data_dir"], "validation",
       reference_probabilities=reference["probabilities"],
       latency_runs=LATENCY_RUNS, threads=(1, 2))
@@ -36,10 +36,10 @@ def test_evaluate_tflite_report_agreement_latency(tiny, converted):
 
 
 def test_parse_models():
-  assert compare.parse_models("a/f.pb, int8=m.tflite") == [
+  assert comparison.parse_models("a/f.pb, int8=m.tflite") == [
       ("f", "a/f.pb"), ("int8", "m.tflite")]
   with pytest.raises(UserError, match="repeated names"):
-    compare.parse_models("x/m.tflite,y/m.tflite")
+    comparison.parse_models("x/m.tflite,y/m.tflite")
 
 
 def test_compare_tool_writes_markdown_and_csv(tool, tiny, converted, tmp_path):
@@ -66,7 +66,7 @@ def test_compare_tool_writes_markdown_and_csv(tool, tiny, converted, tmp_path):
   assert "LOCAL_RESPONSE_NORMALIZATION" not in rows[1]["float_fallback_ops"]
   assert "DIV" in rows[1]["float_fallback_ops"].split()
   table = (out / "comparison.md").read_text().splitlines()
-  assert table[2].startswith("| " + " | ".join(compare.COLUMNS))
+  assert table[2].startswith("| " + " | ".join(comparison.COLUMNS))
   assert len(table) == 3 + 1 + len(rows)
 
 
@@ -74,7 +74,7 @@ def test_compare_rejects_a_non_tflite(tiny, tmp_path):
   junk = tmp_path / "junk.tflite"
   junk.write_text("not a model")
   with pytest.raises(UserError, match="no 'TFL3'"):
-    compare.compare_models([("junk", str(junk))], tiny["data_dir"])
+    comparison.compare_models([("junk", str(junk))], tiny["data_dir"])
   with pytest.raises(UserError, match="does not exist"):
-    compare.compare_models([("gone", str(tmp_path / "gone.pb"))],
+    comparison.compare_models([("gone", str(tmp_path / "gone.pb"))],
                            tiny["data_dir"])

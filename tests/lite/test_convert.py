@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet import metrics
-from alexnet.lite import convert
-from alexnet.lite import evaluate
+from alexnet.evaluation import metrics
+from alexnet.lite import converter
+from alexnet.runner import model_files
 from alexnet.lite import flatbuffer
-from alexnet.lite import graphs
+from alexnet.graph_tools import graph_io
 from alexnet.lite import lower_lrn
 from alexnet.lite import interpreter
-from alexnet.signnames import NUM_CLASSES, SIGN_NAMES
+from alexnet.datasets.signnames import NUM_CLASSES, SIGN_NAMES
 
 # The per-image standardization, kept float32 inside the int8 models.
 STANDARDIZATION_OPS = {"MEAN", "SUB", "SQUARED_DIFFERENCE", "SQRT", "MAXIMUM",
@@ -21,7 +21,7 @@ STANDARDIZATION_OPS = {"MEAN", "SUB", "SQUARED_DIFFERENCE", "SQRT", "MAXIMUM",
 
 
 def _frozen_predict(graph_path, images):
-  runner = evaluate.FrozenGraphRunner(graph_path)
+  runner = model_files.FrozenGraphRunner(graph_path)
   try:
     return runner.predict(images)
   finally:
@@ -127,13 +127,13 @@ def test_lowered_lrn_leaves_no_float_op_but_the_standardization(converted):
 
 def test_lowered_lrn_matches_lrn_in_float(tiny, validation):
   """The rewrite computes the same function as the LRN op it replaces."""
-  graph_def = graphs.read_graph_def(tiny["graph"])
+  graph_def = graph_io.load_graph_def(tiny["graph"])
   lowered, names = lower_lrn.lower_lrn(graph_def)
   assert names and not any(n.op == "LRN" for n in lowered.node)
   images = validation[0][:4]
   outputs = []
   for g in (graph_def, lowered):
-    graph = graphs.import_graph(g)
+    graph = graph_io.import_graph(g)
     with tf.compat.v1.Session(graph=graph) as sess:
       outputs.append(sess.run(f"{names[0]}:0", {"input:0": images}))
   np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-4, atol=1e-5)
@@ -162,12 +162,12 @@ def test_tflite_bytes_converts_up_to_any_layer(quantize, input_type, tolerance,
   """A net cut after pool2 (what benchmarks/profile_tflite.py times) computes
   the frozen graph's pool2; int8 within 5% of the activation range."""
   images = validation[0][:4]
-  graph_def = graphs.read_graph_def(tiny["graph"])
+  graph_def = graph_io.load_graph_def(tiny["graph"])
   # The tiny graph's inference net is a second, variable-sharing scope.
   pool2 = next(n.name for n in graph_def.node if n.name.endswith("/pool2"))
-  with tf.compat.v1.Session(graph=graphs.import_graph(graph_def)) as sess:
+  with tf.compat.v1.Session(graph=graph_io.import_graph(graph_def)) as sess:
     expected = sess.run(f"{pool2}:0", {"input:0": images})
-  model = convert.tflite_bytes(
+  model = converter.tflite_bytes(
       tiny["graph"], ["input"], [pool2], [1, *images.shape[1:]], quantize,
       input_type=input_type, representative_data=tiny["data_dir"],
       representative_samples=24)
@@ -196,7 +196,7 @@ def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
   """float_layers=["conv1"]: conv1 computes in float32, conv2-5 in int8, and
   the model still agrees with the float one."""
   path = str(tmp_path / "conv1_float.tflite")
-  info = convert.convert_frozen_graph(
+  info = converter.convert_frozen_graph(
       tiny["graph"], path, quantize="int8",
       inference_input_type="QUANTIZED_UINT8", float_layers=["conv1"],
       representative_data=tiny["data_dir"], representative_samples=24)
@@ -220,8 +220,8 @@ def test_equalizing_network_converts_with_its_equalization_float(
   images = validation[0]
   want = _frozen_predict(tiny_equalized, images)
   paths = {name: str(tmp_path / f"{name}.tflite") for name in ("float", "int8")}
-  convert.convert_frozen_graph(tiny_equalized, paths["float"])
-  convert.convert_frozen_graph(
+  converter.convert_frozen_graph(tiny_equalized, paths["float"])
+  converter.convert_frozen_graph(
       tiny_equalized, paths["int8"], quantize="int8",
       inference_input_type="QUANTIZED_UINT8",
       representative_data=tiny["data_dir"], representative_samples=24)

@@ -6,7 +6,7 @@ import pytest
 
 from alexnet.lite import interpreter
 from alexnet.lite import metadata
-from alexnet.signnames import SIGN_NAMES
+from alexnet.datasets.signnames import SIGN_NAMES
 
 
 def test_metadata_round_trips(variant, converted):

@@ -15,12 +15,12 @@ import sys
 
 import pytest
 
-from alexnet.lite import evaluate as lite_evaluate
+from alexnet.runner import model_files as lite_evaluate
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TINY = ["--tracks_per_class=2", "--frames_per_track=2", "--epochs=1",
-        "--latency_runs=2"]
+        "--latency_runs=2", "--test_tracks_per_class=1"]
 STAGES = ("data", "convert", "tfrecords", "train", "evaluate", "export",
           "freeze", "summarize", "transform", "tflite", "compare", "report")
 
@@ -65,13 +65,18 @@ def test_interrupted_run_resumes_after_complete_stages(run):
 def test_every_artifact_exists(run):
   run_dir, _ = run
   expected = [
-      "report.md", "report.html", "pipeline.log", "comparison.md",
-      "comparison.csv", "sample_predictions.png", "data/contact_sheet.png",
+      "report.md", "report.html", "pipeline.log",
+      "comparison_validation/comparison.md",
+      "comparison_validation/comparison.csv",
+      "comparison_test/comparison.csv", "evaluation_test/report.json",
+      "sample_predictions.png", "data/contact_sheet.png",
       "tfrecords/manifest.json", "model/model_config.json", "model/checkpoint",
       "model/export/inference_graph.pb", "model/export/saved_model",
-      "evaluation/report.json", "evaluation/confusion_matrix.png",
-      "evaluation/loss_per_batch.png", "evaluation/loss_per_epoch.png",
-      "evaluation/accuracy_per_epoch.png", "graphs/frozen.pb",
+      "evaluation_validation/report.json",
+      "evaluation_validation/confusion_matrix.png",
+      "evaluation_validation/loss_per_batch.png",
+      "evaluation_validation/loss_per_epoch.png",
+      "evaluation_validation/accuracy_per_epoch.png", "graphs/frozen.pb",
       "graphs/summary.txt", "graphs/transformed.pb",
       "tflite/alexnet_float.tflite", "tflite/alexnet_dynamic.tflite",
       "tflite/alexnet_float16.tflite", "tflite/alexnet_int8.tflite",
@@ -90,12 +95,23 @@ def test_every_artifact_exists(run):
 def test_report_numbers_match_artifacts(run):
   run_dir, _ = run
   report = open(os.path.join(run_dir, "report.md")).read()
-  evaluation = json.load(open(os.path.join(run_dir, "evaluation",
-                                           "report.json")))
-  top1 = float(re.search(r"top-1 \*\*([0-9.]+)%\*\*", report).group(1))
-  assert top1 == pytest.approx(100 * evaluation["top1"], abs=0.006)
-  rows = {r["name"]: r for r in csv.DictReader(
-      open(os.path.join(run_dir, "comparison.csv")))}
+  for split in ("validation", "test"):
+    evaluation = json.load(open(os.path.join(run_dir, f"evaluation_{split}",
+                                             "report.json")))
+    row = re.search(rf"^\| {split} \| (\d+) \| \*\*([0-9.]+)%\*\*", report,
+                    re.M)
+    assert int(row.group(1)) == evaluation["count"]
+    assert float(row.group(2)) == pytest.approx(100 * evaluation["top1"],
+                                                abs=0.006)
+  manifest = json.load(open(os.path.join(run_dir, "tfrecords",
+                                         "manifest.json")))
+  # The rendered test set: one track of two frames per class.
+  assert manifest["splits"]["test"]["count"] == 43 * 2
+  test_rows = _comparison(run_dir, "test")
+  for name, row in test_rows.items():
+    line = next(l for l in report.splitlines() if l.startswith(f"| {name} |"))
+    assert f"{100 * float(row['top1']):.2f}%" in line
+  rows = _comparison(run_dir, "validation")
   assert set(rows) == {"frozen", "transformed", "tflite_float",
                        "tflite_dynamic", "tflite_float16", "tflite_int8"}
   # Re-evaluate one model from its file and compare with the table.
@@ -110,6 +126,25 @@ def test_report_numbers_match_artifacts(run):
   size_mb = os.path.getsize(os.path.join(run_dir, "tflite",
                                          "alexnet_int8.tflite")) / 2**20
   assert float(rows["tflite_int8"]["size_mb"]) == pytest.approx(size_mb)
+
+
+def _comparison(run_dir, split):
+  with open(os.path.join(run_dir, f"comparison_{split}",
+                         "comparison.csv")) as f:
+    return {r["name"]: r for r in csv.DictReader(f)}
+
+
+def test_evaluate_tool_on_the_test_folder(run, tool, tmp_path):
+  run_dir, _ = run
+  out = tmp_path / "eval"
+  tool("evaluate", f"--model={run_dir}/tflite/alexnet_int8.tflite",
+       f"--test_dir={run_dir}/data/test/GTSRB/Final_Test/Images", "--crop_roi",
+       "--latency_runs=0", f"--output_dir={out}")
+  report = json.load(open(out / "report.json"))
+  assert report["count"] == 43 * 2
+  # The TFRecords hold JPEG copies of the same crops: nearly the same reads.
+  table = float(_comparison(run_dir, "test")["tflite_int8"]["top1"])
+  assert report["top1"] == pytest.approx(table, abs=0.06)
 
 
 def test_second_run_skips_every_stage(run):
@@ -150,8 +185,7 @@ def test_evaluate_tool_on_tflite_matches_comparison(run, tool, tmp_path):
        f"--output_dir={out}")
   summary = json.load(open(out / "model_summary.json"))
   report = json.load(open(out / "report.json"))
-  rows = {r["name"]: r for r in csv.DictReader(
-      open(os.path.join(run_dir, "comparison.csv")))}
+  rows = _comparison(run_dir, "validation")
   assert report["top1"] == pytest.approx(float(rows["tflite_int8"]["top1"]))
   assert summary["agreement"] == pytest.approx(
       float(rows["tflite_int8"]["agreement"]))

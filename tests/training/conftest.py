@@ -13,8 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet import export, training
-from alexnet.datasets import convert, gtsrb_csv, tfrecord_writer
+from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.serving import export
+
+from alexnet.training import trainer
+from alexnet.datasets import tfrecord_writer
+from alexnet.datasets import jpeg_folders
+from alexnet.datasets import gtsrb_layout
 
 IMAGE_SIZE = 67
 BATCH_SIZE = 9
@@ -43,10 +48,10 @@ def write_training_layout(root, rng):
         name = f"{track:05d}_{frame:05d}.ppm"
         size = int(rng.randint(30, 50))
         noisy_image(rng, class_id, size, size).save(os.path.join(folder, name))
-        rows.append(gtsrb_csv.GTRow(name, size, size, *_roi(size, size),
+        rows.append(gtsrb_layout.GTRow(name, size, size, *_roi(size, size),
                                     class_id))
-    gtsrb_csv.write_gt_csv(
-        os.path.join(folder, gtsrb_csv.train_csv_name(class_id)), rows)
+    gtsrb_layout.write_gt_csv(
+        os.path.join(folder, gtsrb_layout.train_csv_name(class_id)), rows)
 
 
 def write_test_layout(root, rng, per_class=2):
@@ -58,9 +63,9 @@ def write_test_layout(root, rng, per_class=2):
     width, height = int(rng.randint(30, 60)), int(rng.randint(30, 60))
     name = f"{i:05d}.ppm"
     noisy_image(rng, class_id, height, width).save(os.path.join(root, name))
-    rows.append(gtsrb_csv.GTRow(name, width, height, *_roi(width, height),
+    rows.append(gtsrb_layout.GTRow(name, width, height, *_roi(width, height),
                                 class_id))
-  gtsrb_csv.write_gt_csv(os.path.join(root, convert.TEST_GT_CSV), rows)
+  gtsrb_layout.write_gt_csv(os.path.join(root, jpeg_folders.TEST_GT_CSV), rows)
 
 
 @pytest.fixture(scope="session")
@@ -75,31 +80,30 @@ def tiny_gtsrb(tmp_path_factory):
   write_test_layout(paths["test_images"], rng)
   for images, converted in ((paths["train_images"], root / "converted"),
                             (paths["test_images"], root / "converted_test")):
-    convert.convert(images, str(converted), num_workers=1)
+    jpeg_folders.convert(images, str(converted), num_workers=1)
     tfrecord_writer.build(str(converted), paths["tfrecords"], num_shards=1,
                           validation_fraction=0.25, seed=0)
   return paths
 
 
-TINY_PARAMS = {"network": "alexnet", "image_size": IMAGE_SIZE,
-               "normalization": "lrn", "input_standardization": "per_image",
-               "crop_roi": False, "learning_rate": 1e-4}
+TINY_MODEL = ModelConfig(image_size=IMAGE_SIZE, normalization="lrn")
+TINY_TRAIN = TrainConfig(batch_size=BATCH_SIZE, epochs=2, seed=1,
+                         learning_rate=1e-4, save_summary_steps=2,
+                         log_every_n_steps=2, num_threads=2)
 
 
 @pytest.fixture(scope="session")
 def tiny():
-  """The tiny run's settings: image_size, batch_size, params."""
+  """The tiny run's settings: image_size, batch_size, model, train."""
   return types.SimpleNamespace(image_size=IMAGE_SIZE, batch_size=BATCH_SIZE,
-                               params=TINY_PARAMS)
+                               model=TINY_MODEL, train=TINY_TRAIN)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_gtsrb, tmp_path_factory):
   """A model_dir trained 2 epochs (6 steps) on tiny_gtsrb, with best/."""
   model_dir = str(tmp_path_factory.mktemp("model") / "run")
-  training.train(tiny_gtsrb["tfrecords"], model_dir, TINY_PARAMS,
-                 batch_size=BATCH_SIZE, epochs=2, seed=1,
-                 save_summary_steps=2, log_every_n_steps=2, num_threads=2)
+  trainer.train(tiny_gtsrb["tfrecords"], model_dir, TINY_MODEL, TINY_TRAIN)
   return model_dir
 
 

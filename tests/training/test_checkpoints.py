@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from alexnet import checkpoints
+from alexnet.estimator import checkpoints
 
 
 def _save(path, values):

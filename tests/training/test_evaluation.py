@@ -7,11 +7,17 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from alexnet import checkpoints, evaluation, model_evaluation, training
-from alexnet.datasets import gtsrb_csv
-from alexnet.datasets.convert import TEST_GT_CSV
+from alexnet.estimator import checkpoints
+
+from alexnet.evaluation import checkpoint_eval
+
+from alexnet.evaluation import reports
+
+from alexnet.datasets import gtsrb_layout
+from alexnet.datasets.gtsrb_layout import TEST_GT_CSV
 from alexnet.core.errors import UserError
-from alexnet.model_fn import load_model_config
+from alexnet.estimator.input_fn import input_fn
+from alexnet.estimator.model_dir import load_model_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -47,7 +53,7 @@ def test_evaluate_tool_on_gtsrb_test_folder(tool, tiny_model, tiny_gtsrb,
   tool("evaluate", f"--model_dir={tiny_model}",
        f"--test_dir={tiny_gtsrb['test_images']}", f"--output_dir={out}")
   report = _read_report(out)
-  rows = gtsrb_csv.read_gt_csv(os.path.join(tiny_gtsrb["test_images"],
+  rows = gtsrb_layout.read_gt_csv(os.path.join(tiny_gtsrb["test_images"],
                                             TEST_GT_CSV))
   assert report["count"] == len(rows)
   for c in report["per_class"]:
@@ -59,10 +65,10 @@ def test_evaluate_tool_on_gtsrb_test_folder(tool, tiny_model, tiny_gtsrb,
 
 def test_streaming_metrics_match_the_report(tiny_model, tiny_gtsrb, tmp_path):
   config = load_model_config(tiny_model)
-  report = evaluation.evaluate(
+  report = checkpoint_eval.evaluate(
       checkpoints.latest(tiny_model), config,
-      lambda: training.input_fn(tiny_gtsrb["tfrecords"], "validation", config,
-                                batch_size=4),
+      lambda: input_fn(tiny_gtsrb["tfrecords"], "validation", config,
+                       batch_size=4),
       summary_dir=str(tmp_path))
   values = {}
   for name in os.listdir(tmp_path):
@@ -76,38 +82,38 @@ def test_streaming_metrics_match_the_report(tiny_model, tiny_gtsrb, tmp_path):
 
 
 def test_checkpoint_of_another_shape_is_refused(tiny_model, tmp_path):
-  config = {**load_model_config(tiny_model), "image_size": 99}
+  config = load_model_config(tiny_model).replace(image_size=99)
   with pytest.raises(UserError, match="holds alexnet/fc6/weights as"):
-    evaluation.evaluate(
+    checkpoint_eval.evaluate(
         checkpoints.latest(tiny_model), config,
         lambda: (tf.zeros([1, 99, 99, 3]), tf.zeros([1], tf.int64)))
 
 
 def test_bad_test_folders(tmp_path, tiny_gtsrb):
   with pytest.raises(UserError, match="does not exist"):
-    evaluation.read_gtsrb_test(str(tmp_path / "nothing"))
+    gtsrb_layout.read_test_folder(str(tmp_path / "nothing"))
   with pytest.raises(UserError, match="has no GT-final_test.csv"):
-    evaluation.read_gtsrb_test(str(tmp_path))
+    gtsrb_layout.read_test_folder(str(tmp_path))
   folder = tmp_path / "unlabeled"
   shutil.copytree(tiny_gtsrb["test_images"], folder)
-  rows = gtsrb_csv.read_gt_csv(str(folder / TEST_GT_CSV))
-  gtsrb_csv.write_gt_csv(str(folder / TEST_GT_CSV),
+  rows = gtsrb_layout.read_gt_csv(str(folder / TEST_GT_CSV))
+  gtsrb_layout.write_gt_csv(str(folder / TEST_GT_CSV),
                          [r._replace(class_id=None) for r in rows])
   with pytest.raises(UserError, match="has no ClassId column"):
-    evaluation.read_gtsrb_test(str(folder))
+    gtsrb_layout.read_test_folder(str(folder))
 
 
 def test_model_dir_without_config_or_checkpoint(tiny_gtsrb, tmp_path):
   with pytest.raises(UserError, match=(
       f"{tmp_path}/model_config.json not found: {tmp_path} is not a model "
       "directory written by tools/train.py")):
-    model_evaluation.checkpoint_report(str(tmp_path), tiny_gtsrb["tfrecords"])
+    reports.checkpoint_report(str(tmp_path), tiny_gtsrb["tfrecords"])
   with pytest.raises(UserError, match="pass --data_dir=TFRECORDS"):
-    model_evaluation.checkpoint_report(str(tmp_path))
+    reports.checkpoint_report(str(tmp_path))
 
 
 def test_evaluate_model_dir_writes_the_report(tiny_model, tiny_gtsrb, tmp_path):
-  report = model_evaluation.evaluate_model_dir(
+  report = reports.evaluate_model_dir(
       tiny_model, tiny_gtsrb["tfrecords"], "validation", str(tmp_path))
   assert report["count"] == 9
   assert sorted(report["written"]) == sorted(os.listdir(tmp_path))

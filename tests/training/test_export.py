@@ -9,10 +9,13 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.tools import freeze_graph
 
-from alexnet import checkpoints, export
+from alexnet.estimator import checkpoints
+
+from alexnet.serving import export
 from alexnet.core.errors import UserError
-from alexnet.model_fn import ModeKeys, load_model_config, model_fn
-from alexnet.prediction import Predictor
+from alexnet.estimator.model_dir import load_model_config
+from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
+from alexnet.serving.predictor import Predictor
 
 
 def _export_dir(model_dir):
@@ -53,7 +56,7 @@ def _eval_mode_probabilities(model_dir, checkpoint_path, images):
   with tf.Graph().as_default():
     features = tf.compat.v1.placeholder(tf.float32, images.shape)
     labels = tf.compat.v1.placeholder(tf.int64, [len(images)])
-    spec = model_fn(features, labels, ModeKeys.EVAL, config)
+    spec = model_fn(features, labels, ModeKeys.EVAL, Params(config))
     with tf.compat.v1.Session() as sess:
       checkpoints.restore(sess, checkpoint_path)
       return sess.run(spec.predictions["probabilities"], {features: images})

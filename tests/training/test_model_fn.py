@@ -7,45 +7,48 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet import checkpoints
+from alexnet.estimator import checkpoints
 from alexnet.core.errors import UserError
-from alexnet.model_fn import ModeKeys, learning_rate_fn, model_fn
+from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.estimator.model_fn import (ModeKeys, Params, Schedule,
+                                        learning_rate_fn, model_fn)
 
 
-def _rates(params, steps):
+def _rates(schedule, steps, **train):
   with tf.Graph().as_default():
     step = tf.compat.v1.placeholder(tf.int64, [])
-    lr = learning_rate_fn(step, params)
+    lr = learning_rate_fn(step, TrainConfig(**train), schedule)
     with tf.compat.v1.Session() as sess:
       return [sess.run(lr, {step: s}) for s in steps]
 
 
 def test_learning_rate_schedules():
-  base = {"learning_rate": 0.1, "warmup_steps": 0, "total_steps": 100,
-          "decay_steps": 10, "decay_rate": 0.5}
-  assert _rates({**base, "lr_schedule": "constant"}, [0, 99]) == pytest.approx(
-      [0.1, 0.1])
-  cosine = _rates({**base, "lr_schedule": "cosine"}, [0, 50, 100])
+  base = Schedule(warmup_steps=0, total_steps=100, decay_steps=10)
+  train = {"learning_rate": 0.1, "decay_rate": 0.5}
+  assert _rates(base, [0, 99], lr_schedule="constant",
+                **train) == pytest.approx([0.1, 0.1])
+  cosine = _rates(base, [0, 50, 100], lr_schedule="cosine", **train)
   assert cosine == pytest.approx([0.1, 0.05, 0.0], abs=1e-6)
-  step = _rates({**base, "lr_schedule": "step"}, [9, 10, 25])
+  step = _rates(base, [9, 10, 25], lr_schedule="step", **train)
   assert step == pytest.approx([0.1, 0.05, 0.025])
-  warm = _rates({**base, "lr_schedule": "cosine", "warmup_steps": 10},
-                [0, 4, 9, 10, 55])
+  warm = _rates(Schedule(warmup_steps=10, total_steps=100), [0, 4, 9, 10, 55],
+                lr_schedule="cosine", **train)
   assert warm[:3] == pytest.approx([0.01, 0.05, 0.1])
   # Cosine runs over the 90 steps after the warm-up.
   assert warm[3] == pytest.approx(0.1)
   assert warm[4] == pytest.approx(0.05 * (1 + math.cos(math.pi * 45 / 90)))
-  with pytest.raises(UserError, match="schedule 'linear'"):
-    _rates({**base, "lr_schedule": "linear"}, [0])
+  with pytest.raises(UserError,
+                     match="--lr_schedule=linear is not one of constant"):
+    _rates(base, [0], lr_schedule="linear")
 
 
-def _spec(mode, normalization="lrn", **params):
+def _spec(mode, normalization="lrn", **train):
   images = tf.constant(np.random.RandomState(0).uniform(
       0, 255, [4, 67, 67, 3]).astype(np.float32))
   labels = tf.constant([0, 1, 2, 1], tf.int64)
-  return model_fn(images, labels, mode,
-                  {"image_size": 67, "num_classes": 5,
-                   "normalization": normalization, **params})
+  model = ModelConfig(image_size=67, num_classes=5,
+                      normalization=normalization)
+  return model_fn(images, labels, mode, Params(model, TrainConfig(**train)))
 
 
 def test_specs_per_mode():

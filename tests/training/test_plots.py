@@ -4,7 +4,9 @@ import os
 
 import pytest
 
-from alexnet import plots, train_log
+from alexnet.evaluation import plots
+
+from alexnet.estimator import train_log
 from alexnet.core.errors import UserError
 
 

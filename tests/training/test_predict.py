@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from alexnet import prediction
+from alexnet.datasets import image_files
+from alexnet.serving import predictor
 from alexnet.core.errors import UserError
 
 
@@ -43,17 +44,17 @@ def test_predict_tool_prints_top5_sign_names(tool, exported_model, tmp_path):
 
 
 def test_probabilities_match_for_resized_copies(exported_model):
-  predictor = prediction.Predictor(_saved_model(exported_model))
+  model = predictor.Predictor(_saved_model(exported_model))
   try:
     image = _noisy((200, 30, 30), 40, 40, 3)
     bigger = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
-    probs = predictor.probabilities([image, bigger])
+    probs = model.probabilities([image, bigger])
   finally:
-    predictor.close()
+    model.close()
   assert probs.shape == (2, 43)
   np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
   assert probs[0].argmax() == probs[1].argmax() == 0
-  top = prediction.top_k(probs[0], predictor.class_names, k=5)
+  top = predictor.top_k(probs[0], model.class_names, k=5)
   assert [t[0] for t in top] == list(np.argsort(-probs[0])[:5])
   assert top[0][1] == "Speed limit (20km/h)"
 
@@ -62,8 +63,8 @@ def test_bad_images_and_saved_model(tmp_path):
   bad = tmp_path / "sign.ppm"
   bad.write_text("not an image")
   with pytest.raises(UserError, match=f"image {bad} is unreadable"):
-    prediction.read_image(str(bad))
+    image_files.read_image(str(bad))
   with pytest.raises(UserError, match="does not exist"):
-    prediction.read_image(str(tmp_path / "missing.png"))
+    image_files.read_image(str(tmp_path / "missing.png"))
   with pytest.raises(UserError, match="holds no SavedModel"):
-    prediction.Predictor(str(tmp_path))
+    predictor.Predictor(str(tmp_path))

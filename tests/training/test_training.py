@@ -13,9 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alexnet import checkpoints, train_log, training
+from alexnet.estimator import checkpoints
+
+from alexnet.estimator import train_log
+
+from alexnet.training import trainer
 from alexnet.core.errors import UserError
-from alexnet.model_fn import CONFIG_NAME
+from alexnet.estimator.model_dir import CONFIG_NAME
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -114,9 +118,8 @@ def test_resume_after_sigkill(tiny_gtsrb, tiny, tmp_path):
 
 def test_moving_averages_are_validated_and_kept(tiny_gtsrb, tiny, tmp_path):
   model_dir = str(tmp_path / "run")
-  training.train(tiny_gtsrb["tfrecords"], model_dir,
-                 {**tiny.params, "moving_average_decay": 0.5},
-                 batch_size=tiny.batch_size, epochs=2, seed=1, num_threads=2)
+  trainer.train(tiny_gtsrb["tfrecords"], model_dir, tiny.model,
+                tiny.train.replace(moving_average_decay=0.5))
   best = checkpoints.read_best(model_dir)
   checkpoint = os.path.join(model_dir, f"model.ckpt-{best['step']}")
   best_path = checkpoints.resolve(model_dir, "best")
@@ -142,17 +145,19 @@ def test_moving_averages_are_validated_and_kept(tiny_gtsrb, tiny, tmp_path):
 
 
 def test_bad_moving_average_decay_is_refused(tiny_gtsrb, tiny, tmp_path):
-  with pytest.raises(UserError, match="--moving_average_decay=1.0 is not in"):
-    training.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"),
-                   {**tiny.params, "moving_average_decay": 1.0})
+  with pytest.raises(UserError,
+                     match=r"--moving_average_decay=1.0 is out of range: it "
+                     r"must be in \[0, 1\)"):
+    trainer.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"), tiny.model,
+                  tiny.train.replace(moving_average_decay=1.0))
+  assert not os.path.exists(tmp_path / "m")
 
 
 def test_adding_moving_averages_on_resume_is_refused(model_dir_link,
                                                      tiny_gtsrb, tiny):
   with pytest.raises(UserError, match="trained without --moving_average_"):
-    training.train(tiny_gtsrb["tfrecords"], model_dir_link,
-                   {**tiny.params, "moving_average_decay": 0.9},
-                   batch_size=tiny.batch_size, epochs=3)
+    trainer.train(tiny_gtsrb["tfrecords"], model_dir_link, tiny.model,
+                  tiny.train.replace(moving_average_decay=0.9, epochs=3))
 
 
 def _copy_dataset(tiny_gtsrb, tmp_path, num_classes):
@@ -180,29 +185,28 @@ def test_other_class_count_is_refused(tiny_model, tiny_gtsrb, tiny,
   data_dir = _copy_dataset(tiny_gtsrb, tmp_path, num_classes=10)
   model_dir = _model_dir_with_config(tiny_model, tmp_path)
   with pytest.raises(UserError, match="has 10 classes but the model .* has 43"):
-    training.train(data_dir, model_dir, tiny.params, batch_size=tiny.batch_size)
+    trainer.train(data_dir, model_dir, tiny.model, tiny.train)
 
 
 def test_other_image_size_is_refused(tiny_model, tiny_gtsrb, tiny, tmp_path):
   model_dir = _model_dir_with_config(tiny_model, tmp_path)
   with pytest.raises(UserError, match="--image_size=67, not 99"):
-    training.train(tiny_gtsrb["tfrecords"], model_dir,
-                   {**tiny.params, "image_size": 99},
-                   batch_size=tiny.batch_size)
+    trainer.train(tiny_gtsrb["tfrecords"], model_dir,
+                  tiny.model.replace(image_size=99), tiny.train)
 
 
 def test_checkpoints_without_config_are_refused(model_dir_link, tiny_gtsrb,
                                                 tiny):
   os.remove(os.path.join(model_dir_link, CONFIG_NAME))
   with pytest.raises(UserError, match="has checkpoints but no model_config"):
-    training.train(tiny_gtsrb["tfrecords"], model_dir_link, tiny.params,
-                   batch_size=tiny.batch_size)
+    trainer.train(tiny_gtsrb["tfrecords"], model_dir_link, tiny.model,
+                  tiny.train)
 
 
 def test_batch_larger_than_data_is_refused(tiny_gtsrb, tiny, tmp_path):
   with pytest.raises(UserError, match="--batch_size=64 is larger than the 27"):
-    training.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"), tiny.params,
-                   batch_size=64)
+    trainer.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"), tiny.model,
+                  tiny.train.replace(batch_size=64))
 
 
 def test_missing_data_dir_is_one_line(tool, tmp_path):
@@ -218,4 +222,4 @@ def test_missing_data_dir_is_one_line(tool, tmp_path):
 def test_empty_data_dir_is_refused(tiny, tmp_path):
   (tmp_path / "empty").mkdir()
   with pytest.raises(UserError, match="has no manifest.json"):
-    training.train(str(tmp_path / "empty"), str(tmp_path / "m"), tiny.params)
+    trainer.train(str(tmp_path / "empty"), str(tmp_path / "m"), tiny.model)

@@ -21,10 +21,10 @@ import shutil
 
 import tensorflow as tf
 
-from alexnet import checkpoints
 from alexnet.core.atomic_files import atomic_dir, atomic_write
-from alexnet.model_fn import (CONFIG_NAME, ModeKeys, load_model_config,
-                              model_fn)
+from alexnet.estimator import checkpoints
+from alexnet.estimator import model_dir as model_dir_lib
+from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 from alexnet.nets import alexnet as alexnet_lib
 
 EXPORT_DIR = "export"
@@ -36,12 +36,13 @@ SERVING_KEY = "serving_default"
 TAGS = (tf.saved_model.SERVING,)
 
 
-def build_inference_graph(config):
-  """(graph, input placeholder, {name: output tensor}) of the PREDICT mode."""
+def build_inference_graph(model):
+  """(graph, input placeholder, {name: output tensor}) of the PREDICT mode of
+  a ModelConfig."""
   graph = tf.Graph()
   with graph.as_default():
-    images = alexnet_lib.input_placeholder(config["image_size"])
-    spec = model_fn(images, None, ModeKeys.PREDICT, config)
+    images = alexnet_lib.input_placeholder(model.image_size)
+    spec = model_fn(images, None, ModeKeys.PREDICT, Params(model))
   return graph, images, spec.predictions
 
 
@@ -55,10 +56,10 @@ def export(model_dir, checkpoint="best"):
   Returns:
     The export directory.
   """
-  config = load_model_config(model_dir)
+  model = model_dir_lib.load_model_config(model_dir)
   checkpoint_path = checkpoints.resolve(model_dir, checkpoint)
   export_dir = os.path.join(model_dir, EXPORT_DIR)
-  graph, images, outputs = build_inference_graph(config)
+  graph, images, outputs = build_inference_graph(model)
   # Written before any Saver exists, so it holds no save/restore ops either.
   graph_def = graph.as_graph_def()
   with atomic_dir(export_dir, overwrite=True) as tmp:
@@ -77,8 +78,8 @@ def export(model_dir, checkpoint="best"):
       builder.save()
     extra = os.path.join(tmp, SAVED_MODEL_DIR, "assets.extra")
     os.makedirs(extra)
-    shutil.copy(os.path.join(model_dir, CONFIG_NAME), extra)
-    shutil.copy(os.path.join(model_dir, CONFIG_NAME), tmp)
+    shutil.copy(model_dir_lib.config_path(model_dir), extra)
+    shutil.copy(model_dir_lib.config_path(model_dir), tmp)
     atomic_write(os.path.join(tmp, "export.json"), json.dumps({
         "checkpoint": os.path.abspath(checkpoint_path),
         "step": checkpoints.global_step(checkpoint_path),

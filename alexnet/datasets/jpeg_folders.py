@@ -26,8 +26,8 @@ import os
 from PIL import Image
 from tqdm import tqdm
 
-from alexnet import signnames
-from alexnet.datasets.gtsrb_csv import read_gt_csv, train_csv_name
+from alexnet.datasets import signnames
+from alexnet.datasets.gtsrb_layout import read_gt_csv, train_csv_name
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir
 

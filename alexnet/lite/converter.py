@@ -35,17 +35,18 @@ from tensorflow.lite.tools import flatbuffer_utils
 from tqdm import tqdm
 
 from alexnet.core import atomic_files
-from alexnet import signnames
+from alexnet.core import config
+from alexnet.datasets import signnames
 from alexnet.core.errors import UserError
-from alexnet.lite import data as lite_data
+from alexnet.datasets import tfrecord_reader
 from alexnet.lite import flatbuffer
-from alexnet.lite import graphs
+from alexnet.graph_tools import graph_io
 from alexnet.lite import interpreter
 from alexnet.lite import metadata
 from alexnet.lite.lower_lrn import lower_lrn as lower_lrn_nodes
 from alexnet.nets import alexnet as alexnet_net
 
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+QUANTIZE_MODES = config.QUANTIZE_MODES
 # toco's type names.
 IO_TYPES = {"FLOAT": tf.float32, "QUANTIZED_UINT8": tf.uint8, "INT8": tf.int8}
 PIXEL_RANGE = (0.0, 255.0)
@@ -53,14 +54,6 @@ PIXEL_RANGE = (0.0, 255.0)
 # "loc(fused["Igamma:", "node/name"]): error: 'tf.Igamma' op is neither ..."
 _UNSUPPORTED_OP = re.compile(
     r"loc\(fused\[\"(\w+):\", \"([^\"]+)\"\]\):[^\n]*?'tf\.\w+' op is neither")
-
-
-def default_class_names(num_classes):
-  """GTSRB sign names of class ids 0..num_classes-1."""
-  if num_classes > signnames.NUM_CLASSES:
-    raise UserError(f"the model has {num_classes} outputs but GTSRB has "
-                    f"{signnames.NUM_CLASSES} classes: pass class names")
-  return list(signnames.SIGN_NAMES[:num_classes])
 
 
 def unsupported_ops(message):
@@ -109,12 +102,14 @@ def resolve_types(quantize, inference_type, input_type, output_type):
   return quantize, IO_TYPES[input_type], IO_TYPES[output_type]
 
 
-def representative_images(data_dir, split, image_size, samples):
+def representative_images(data_dir, split, image_size, samples,
+                          crop_roi=False):
   """Calibration generator: `samples` images, one per step, with a bar."""
 
   def generate():
-    batches = lite_data.iterate_batches(data_dir, split, image_size,
-                                        batch_size=1, limit=samples)
+    batches = tfrecord_reader.iterate_batches(data_dir, split, image_size,
+                                              batch_size=1, limit=samples,
+                                              crop_roi=crop_roi)
     for images, _ in tqdm(batches, total=samples, desc="calibrating",
                           unit="img"):
       yield [images.astype(np.float32)]
@@ -238,7 +233,7 @@ def _check_representative_data(data_dir, split, image_size, num_classes,
     raise UserError(f"--image_size={image_flag} does not match the graph's "
                     f"input {image_size}x{image_size}: calibrate at the "
                     "model's input size")
-  return lite_data.check_dataset(data_dir, split, num_classes)
+  return tfrecord_reader.check_split(data_dir, split, num_classes)
 
 
 def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
@@ -248,8 +243,11 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          representative_data=None, representative_split="train",
                          representative_samples=100, image_size=None,
                          class_names=None, model_name="AlexNet GTSRB",
-                         lower_lrn=False, float_layers=()):
+                         lower_lrn=False, float_layers=(), crop_roi=False):
   """Converts a frozen classification graph to a .tflite file.
+
+  crop_roi: the calibration images are cropped to the sign's ROI when read
+  (for models trained on crops from full-image TFRecords).
 
   lower_lrn rewrites LRN nodes with integer-capable ops first (see
   alexnet.lite.lower_lrn), so in an int8 model only the input's per-image
@@ -268,8 +266,8 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
     raise UserError(f"--float_layers={','.join(float_layers)} keeps layers "
                     f"float inside an int8 model: it needs --quantize=int8, "
                     f"not {quantize}")
-  graph_def = graphs.read_graph_def(graph_path)
-  inputs, outputs = graphs.io_tensors(graphs.import_graph(graph_def),
+  graph_def = graph_io.load_graph_def(graph_path)
+  inputs, outputs = graph_io.io_tensors(graph_io.import_graph(graph_def, graph_path),
                                       graph_path, input_arrays[0],
                                       output_arrays[0])
   graph_shape, num_classes = inputs.shape.as_list(), outputs.shape[-1]
@@ -288,8 +286,8 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
     manifest = _check_representative_data(
         representative_data, representative_split, shape[1], num_classes,
         image_size)
-    class_names = class_names or lite_data.class_names(manifest)
-  class_names = list(class_names or default_class_names(num_classes))
+    class_names = class_names or tfrecord_reader.class_names(manifest)
+  class_names = list(class_names or signnames.class_names(num_classes))
 
   with tempfile.TemporaryDirectory() as tmp:
     source, lowered = graph_path, []
@@ -302,7 +300,7 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          quantize, input_type, output_type,
                          representative_data, representative_split,
                          representative_samples, graph_path=graph_path,
-                         float_layers=float_layers)
+                         float_layers=float_layers, crop_roi=crop_roi)
   model = metadata.populate(
       model, class_names, model_name,
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
@@ -320,7 +318,7 @@ def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
                  input_type=tf.float32, output_type=tf.float32,
                  representative_data=None, representative_split="train",
                  representative_samples=100, graph_path=None,
-                 float_layers=()):
+                 float_layers=(), crop_roi=False):
   """Runs the TFLite converter on the graph file `source`; returns bytes.
 
   The conversion of convert_frozen_graph without its checks and metadata, so
@@ -339,7 +337,7 @@ def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
     if quantize == "int8":
       converter.representative_dataset = representative_images(
           representative_data, representative_split, shape[1],
-          representative_samples)
+          representative_samples, crop_roi)
       return _full_integer(converter, input_type, output_type,
                            float_layers, graph_path)
     return converter.convert()

@@ -10,11 +10,18 @@
 import json
 import os
 
-from alexnet import checkpoints, evaluation, metrics, plots, train_log, training
-from alexnet.datasets import tfrecord_reader
-from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_write
-from alexnet.model_fn import load_model_config
+from alexnet.core.errors import UserError
+from alexnet.core.session import session_config
+from alexnet.datasets import gtsrb_layout
+from alexnet.datasets import tfrecord_reader
+from alexnet.estimator import checkpoints
+from alexnet.estimator import input_fn as input_fn_lib
+from alexnet.estimator import train_log
+from alexnet.estimator.model_dir import load_model_config
+from alexnet.evaluation import checkpoint_eval
+from alexnet.evaluation import metrics
+from alexnet.evaluation import plots
 
 REPORT_JSON = "report.json"
 REPORT_TXT = "report.txt"
@@ -42,24 +49,21 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
   if not test_dir and not data_dir:
     raise UserError("pass --data_dir=TFRECORDS (with --split) or "
                     "--test_dir=.../Final_Test/Images")
-  config = load_model_config(model_dir)
+  model = load_model_config(model_dir)
   checkpoint_path = checkpoints.resolve(model_dir, checkpoint)
   if test_dir:
-    rows = evaluation.read_gtsrb_test(test_dir)
-    input_fn = evaluation.gtsrb_test_input_fn(test_dir, rows, config,
-                                              batch_size)
+    rows = gtsrb_layout.read_test_folder(test_dir)
+    input_fn = input_fn_lib.test_folder_input_fn(test_dir, rows, model,
+                                                 batch_size)
     count, name = len(rows), "test_dir"
   else:
-    manifest = tfrecord_reader.read_manifest(data_dir)
-    training.check_dataset(manifest, data_dir, config["num_classes"],
-                           model_dir)
-    tfrecord_reader.shard_paths(data_dir, split, manifest)
-    input_fn = lambda: training.input_fn(data_dir, split, config, batch_size)
-    count, name = training.split_count(manifest, split), split
-  return evaluation.evaluate(
-      checkpoint_path, config, input_fn, num_examples=count,
-      desc=f"evaluate {name}",
-      session_config=training.session_config(num_threads))
+    manifest = tfrecord_reader.check_split(data_dir, split, model.num_classes)
+    input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
+                                             batch_size)
+    count, name = tfrecord_reader.split_count(manifest, split), split
+  return checkpoint_eval.evaluate(
+      checkpoint_path, model, input_fn, num_examples=count,
+      desc=f"evaluate {name}", session_config=session_config(num_threads))
 
 
 def write_report(report, class_names, output_dir, model_dir=None):
@@ -89,6 +93,6 @@ def evaluate_model_dir(model_dir, data_dir=None, split="validation",
                              batch_size, num_threads)
   output_dir = output_dir or default_output_dir(model_dir, split, test_dir)
   report["written"] = write_report(
-      report, load_model_config(model_dir)["class_names"], output_dir,
+      report, load_model_config(model_dir).class_names, output_dir,
       model_dir)
   return report

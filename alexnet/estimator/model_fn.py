@@ -17,20 +17,18 @@ PREDICT usually the `input` placeholder); `labels` are int64 class ids.
 The prediction tensors carry the fixed node names of
 alexnet.nets.alexnet, so an inference graph is simply the PREDICT graph.
 
-`params` is a dict; DEFAULT_PARAMS lists every key. The model keys are saved
-to model_dir/model_config.json by training so later tools rebuild the same
-network without repeating flags.
+`params` is a `Params`: the network's ModelConfig, the TrainConfig (its
+optimization fields are read in TRAIN mode) and the run's step counts
+(`Schedule`), which the trainer derives from the dataset.
 """
 
 import collections
-import json
-import os
+import dataclasses
 
 import tensorflow as tf
 
-from alexnet import checkpoints
-from alexnet.core.errors import UserError
-from alexnet.core.atomic_files import atomic_write
+from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.estimator import checkpoints
 from alexnet.nets import alexnet as alexnet_lib
 from alexnet.nets import nets_factory
 
@@ -48,58 +46,41 @@ EstimatorSpec = collections.namedtuple(
     "EstimatorSpec", "mode predictions loss train_op eval_metric_ops scalars",
     defaults=(None,))
 
-LR_SCHEDULES = ("constant", "cosine", "step")
-
-# Keys that define the network; saved in model_config.json.
-MODEL_KEYS = ("network", "image_size", "num_classes", "normalization",
-              "input_standardization", "crop_roi")
-
-DEFAULT_PARAMS = {
-    # The network.
-    "network": "alexnet",
-    "image_size": 227,
-    "num_classes": 43,
-    "normalization": "lrn",
-    "input_standardization": "per_image",
-    "crop_roi": False,  # images cropped to the sign's ROI before resizing
-    "dropout_rate": 0.5,
-    "weight_decay": 5e-4,
-    # The optimization (TRAIN only).
-    "learning_rate": 1e-4,
-    "lr_schedule": "constant",
-    "warmup_steps": 0,  # linear ramp from 0 to learning_rate
-    "total_steps": 1,  # end of the cosine schedule
-    "decay_steps": 1,  # step schedule: multiply by decay_rate every decay_steps
-    "decay_rate": 0.1,
-    "label_smoothing": 0.0,
-    # Exponential moving averages of the network variables (0: none), as
-    # tf-slim's --moving_average_decay: checkpoints hold them beside the
-    # variables, and validation, best/ and export use them.
-    "moving_average_decay": 0.0,
-}
-
-CONFIG_NAME = "model_config.json"
 
 
-def learning_rate_fn(global_step, params):
-  """The learning rate at `global_step`: schedule after an optional warm-up."""
-  base = float(params["learning_rate"])
-  schedule = params["lr_schedule"]
-  warmup = int(params["warmup_steps"])
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """A run's step counts, derived from the dataset size and TrainConfig."""
+  total_steps: int = 1  # the end of the cosine schedule
+  warmup_steps: int = 0  # linear ramp from 0 to the learning rate
+  decay_steps: int = 1  # step schedule: multiply by decay_rate this often
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+  """model_fn's params: what the network is, how it trains, the steps."""
+  model: ModelConfig
+  train: TrainConfig = TrainConfig()
+  schedule: Schedule = Schedule()
+
+
+def learning_rate_fn(global_step, train, schedule):
+  """The learning rate at `global_step` (TrainConfig's schedule, a Schedule's
+  step counts) after an optional warm-up."""
+  base = float(train.learning_rate)
+  warmup = int(schedule.warmup_steps)
   step = tf.cast(global_step, tf.float32)
-  if schedule == "constant":
+  # TrainConfig allows only these three.
+  if train.lr_schedule == "constant":
     lr = tf.constant(base)
-  elif schedule == "cosine":
-    decay_steps = max(int(params["total_steps"]) - warmup, 1)
+  elif train.lr_schedule == "cosine":
+    decay_steps = max(int(schedule.total_steps) - warmup, 1)
     lr = tf.compat.v1.train.cosine_decay(
         base, tf.maximum(global_step - warmup, 0), decay_steps)
-  elif schedule == "step":
-    lr = tf.compat.v1.train.exponential_decay(
-        base, global_step, int(params["decay_steps"]),
-        float(params["decay_rate"]), staircase=True)
   else:
-    raise UserError(f"learning-rate schedule {schedule!r} is not one of "
-                    f"{', '.join(LR_SCHEDULES)}")
+    lr = tf.compat.v1.train.exponential_decay(
+        base, global_step, int(schedule.decay_steps),
+        float(train.decay_rate), staircase=True)
   if warmup > 0:
     lr *= tf.minimum(1.0, (step + 1.0) / warmup)
   return lr
@@ -141,14 +122,13 @@ def _update_moving_averages(variables, decay, global_step, train_op):
 
 def model_fn(features, labels, mode, params):
   """Builds the graph for `mode`; see the module docstring."""
-  params = {**DEFAULT_PARAMS, **params}
+  model, train = params.model, params.train
   is_training = mode == ModeKeys.TRAIN
   network_fn = nets_factory.get_network_fn(
-      params["network"], params["num_classes"], is_training=is_training,
-      dropout_rate=params["dropout_rate"],
-      normalization=params["normalization"],
-      weight_decay=params["weight_decay"],
-      input_standardization=params["input_standardization"])
+      model.network, model.num_classes, is_training=is_training,
+      dropout_rate=train.dropout_rate, normalization=model.normalization,
+      weight_decay=train.weight_decay,
+      input_standardization=model.input_standardization)
   # The network's variables are the global ones it adds (in creation order).
   first_variable = len(tf.compat.v1.global_variables())
   logits, _ = network_fn(features)
@@ -157,10 +137,10 @@ def model_fn(features, labels, mode, params):
   if mode == ModeKeys.PREDICT:
     return EstimatorSpec(mode, predictions, None, None, None)
 
-  num_classes = params["num_classes"]
+  num_classes = model.num_classes
   cross_entropy = tf.reduce_mean(
       _cross_entropy(labels, logits, num_classes,
-                     params["label_smoothing"] if is_training else 0.0))
+                     train.label_smoothing if is_training else 0.0))
   regularization = tf.compat.v1.losses.get_regularization_losses()
   loss = tf.add_n([cross_entropy] + regularization, name="total_loss")
 
@@ -177,7 +157,7 @@ def model_fn(features, labels, mode, params):
     return EstimatorSpec(mode, predictions, loss, None, metrics)
 
   global_step = tf.compat.v1.train.get_or_create_global_step()
-  learning_rate = learning_rate_fn(global_step, params)
+  learning_rate = learning_rate_fn(global_step, train, params.schedule)
   accuracy = tf.reduce_mean(
       tf.cast(tf.equal(predictions["classes"], labels), tf.float32))
   optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
@@ -185,9 +165,9 @@ def model_fn(features, labels, mode, params):
   with tf.control_dependencies(
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
     train_op = optimizer.minimize(loss, global_step=global_step)
-  if params["moving_average_decay"]:
+  if train.moving_average_decay:
     train_op = _update_moving_averages(
-        network_variables, float(params["moving_average_decay"]), global_step,
+        network_variables, float(train.moving_average_decay), global_step,
         train_op)
   tf.compat.v1.summary.scalar("loss", loss)
   tf.compat.v1.summary.scalar("cross_entropy", cross_entropy)
@@ -197,37 +177,3 @@ def model_fn(features, labels, mode, params):
   return EstimatorSpec(mode, predictions, loss, train_op, None,
                        {"loss": loss, "cross_entropy": cross_entropy,
                         "accuracy": accuracy, "learning_rate": learning_rate})
-
-
-def model_config(params, class_names):
-  """The model_config.json contents: network keys, class names, node names."""
-  return {
-      **{k: params[k] for k in MODEL_KEYS},
-      "class_names": list(class_names),
-      "input_node": alexnet_lib.INPUT_NODE,
-      "output_nodes": list(alexnet_lib.OUTPUT_NODES),
-  }
-
-
-def save_model_config(model_dir, config):
-  atomic_write(os.path.join(model_dir, CONFIG_NAME),
-               json.dumps(config, indent=2) + "\n")
-
-
-def load_model_config(model_dir):
-  """Reads model_dir/model_config.json; UserError if absent or unreadable."""
-  path = os.path.join(model_dir, CONFIG_NAME)
-  try:
-    with open(path) as f:
-      config = json.load(f)
-  except FileNotFoundError:
-    raise UserError(f"{path} not found: {model_dir} is not a model directory "
-                    "written by tools/train.py") from None
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise UserError(f"{path} is not valid JSON ({e}): retrain or restore "
-                    "it") from None
-  missing = [k for k in MODEL_KEYS + ("class_names",) if k not in config]
-  if missing:
-    raise UserError(f"{path} lacks {', '.join(missing)}: retrain into a new "
-                    "model_dir")
-  return config

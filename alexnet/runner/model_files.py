@@ -12,12 +12,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from alexnet import metrics
+from alexnet.evaluation import metrics
 from alexnet.core.errors import UserError
-from alexnet.lite import data as lite_data
 from alexnet.lite import flatbuffer
-from alexnet.lite import graphs
+from alexnet.graph_tools import graph_io
 from alexnet.lite import interpreter as lite_interpreter
+from alexnet.runner.images import load_images
 
 
 def file_sizes(path):
@@ -45,8 +45,9 @@ def _result(path, kind, labels, probabilities, class_names,
 
 def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
                     latency_runs=50, threads=(1, 2), limit=None,
-                    image_size=None):
-  """Evaluates a .tflite model on a TFRecords split.
+                    image_size=None, test_dir=None, crop_roi=False):
+  """Evaluates a .tflite model on a TFRecords split (or `test_dir`, a GTSRB
+  final-test folder; `crop_roi`: see images.load_images).
 
   `image_size`, if given (e.g. a tool's --image_size), must match the model's
   input; by default the images are read at the model's input size.
@@ -66,16 +67,15 @@ def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
                     f"--image_size={model_size} or the matching model")
   image_size = model_size
   num_classes = int(interpreter.get_output_details()[0]["shape"][-1])
-  manifest = lite_data.check_dataset(data_dir, split, num_classes)
-  images, labels = lite_data.load_split(data_dir, split, image_size, limit)
+  images, labels, class_names = load_images(
+      data_dir, split, image_size, num_classes, limit, test_dir, crop_roi)
   probabilities = lite_interpreter.predict(
       interpreter, tqdm(images, desc=os.path.basename(model_path), unit="img"))
   latency = {n: lite_interpreter.measure_latency(content, images[0], n,
                                                  latency_runs)
              for n in threads if latency_runs}
-  result = _result(model_path, "tflite", labels, probabilities,
-                   lite_data.class_names(manifest), reference_probabilities,
-                   latency)
+  result = _result(model_path, "tflite", labels, probabilities, class_names,
+                   reference_probabilities, latency)
   ops = flatbuffer.list_ops(content)
   result.update(lite_interpreter.io_quantization(interpreter),
                 ops=flatbuffer.summarize_ops(ops),
@@ -89,8 +89,8 @@ class FrozenGraphRunner:
   def __init__(self, graph_path, input_name="input",
                output_name="probabilities", num_threads=0):
     """num_threads 0 lets TensorFlow choose (all cores)."""
-    self.graph = graphs.import_graph(graphs.read_graph_def(graph_path))
-    self._input, self._output = graphs.io_tensors(
+    self.graph = graph_io.import_graph(graph_io.load_graph_def(graph_path), graph_path)
+    self._input, self._output = graph_io.io_tensors(
         self.graph, graph_path, input_name, output_name)
     self.input_shape = self._input.shape.as_list()
     self.num_classes = self._output.shape[-1]
@@ -117,7 +117,8 @@ class FrozenGraphRunner:
 def evaluate_frozen_graph(graph_path, data_dir, split,
                           reference_probabilities=None, latency_runs=50,
                           threads=(1, 2), limit=None, input_name="input",
-                          output_name="probabilities"):
+                          output_name="probabilities", test_dir=None,
+                          crop_roi=False):
   """Evaluates a frozen (or transformed) GraphDef like evaluate_tflite.
 
   Latency is one Session.run at batch 1 in a session with intra-op threads
@@ -129,8 +130,9 @@ def evaluate_frozen_graph(graph_path, data_dir, split,
              for n in thread_counts]
   try:
     image_size = runners[0].image_size(graph_path)
-    manifest = lite_data.check_dataset(data_dir, split, runners[0].num_classes)
-    images, labels = lite_data.load_split(data_dir, split, image_size, limit)
+    images, labels, class_names = load_images(
+        data_dir, split, image_size, runners[0].num_classes, limit, test_dir,
+        crop_roi)
     probabilities = runners[0].predict(images)
     latency = {}
     for n, runner in zip(thread_counts, runners):
@@ -141,5 +143,4 @@ def evaluate_frozen_graph(graph_path, data_dir, split,
     for runner in runners:
       runner.close()
   return _result(graph_path, "frozen graph", labels, probabilities,
-                 lite_data.class_names(manifest), reference_probabilities,
-                 latency)
+                 class_names, reference_probabilities, latency)

@@ -10,7 +10,7 @@ import os
 
 from alexnet.core import atomic_files
 from alexnet.core.errors import UserError
-from alexnet.lite import evaluate
+from alexnet.runner import model_files
 
 COLUMNS = ("name", "kind", "size_mb", "gzip_mb", "size_vs_ref", "top1",
            "top5", "agreement", "median_ms_1t", "p90_ms_1t", "median_ms_2t",
@@ -36,14 +36,15 @@ def parse_models(spec):
 
 
 def evaluate_model(path, data_dir, split, reference, latency_runs, threads,
-                   limit):
+                   limit, test_dir=None, crop_roi=False):
   """evaluate_tflite for .tflite files, evaluate_frozen_graph otherwise."""
   if not os.path.isfile(path):
     raise UserError(f"{path} does not exist: check --models")
-  evaluate_fn = (evaluate.evaluate_tflite if path.endswith(".tflite")
-                 else evaluate.evaluate_frozen_graph)
+  evaluate_fn = (model_files.evaluate_tflite if path.endswith(".tflite")
+                 else model_files.evaluate_frozen_graph)
   return evaluate_fn(path, data_dir, split, reference_probabilities=reference,
-                     latency_runs=latency_runs, threads=threads, limit=limit)
+                     latency_runs=latency_runs, threads=threads, limit=limit,
+                     test_dir=test_dir, crop_roi=crop_roi)
 
 
 def _row(name, result, reference_size):
@@ -67,7 +68,7 @@ def _row(name, result, reference_size):
 
 
 def compare_models(models, data_dir, split="validation", latency_runs=50,
-                   threads=(1, 2), limit=None):
+                   threads=(1, 2), limit=None, test_dir=None, crop_roi=False):
   """Evaluates [(name, path)] in order; returns one row dict per model.
 
   Row keys are COLUMNS; agreement is None for the reference (first) model,
@@ -76,7 +77,7 @@ def compare_models(models, data_dir, split="validation", latency_runs=50,
   rows, reference, reference_size = [], None, None
   for name, path in models:
     result = evaluate_model(path, data_dir, split, reference, latency_runs,
-                            threads, limit)
+                            threads, limit, test_dir, crop_roi)
     if reference is None:
       reference = result["probabilities"]
       reference_size = result["size_bytes"]

@@ -55,3 +55,13 @@ def folder_name(class_id):
   """Class folder name, e.g. 14 -> '14_stop'; stable, ASCII, no spaces."""
   slug = re.sub(r"[^a-z0-9]+", "_", SIGN_NAMES[class_id].lower()).strip("_")
   return f"{class_id}_{slug}"
+
+
+def class_names(num_classes, names=None):
+  """The labels of class ids 0..num_classes-1: `names` when given (a
+  dataset's own), else GTSRB's sign names, else the ids as text."""
+  if names:
+    return list(names)
+  if num_classes <= NUM_CLASSES:
+    return list(SIGN_NAMES[:num_classes])
+  return [str(i) for i in range(num_classes)]

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 from matplotlib import ticker  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from alexnet import train_log  # pylint: disable=wrong-import-position
+from alexnet.estimator import train_log  # pylint: disable=wrong-import-position
 from alexnet.core.errors import UserError  # pylint: disable=wrong-import-position
 from alexnet.core.atomic_files import atomic_path  # pylint: disable=wrong-import-position
 

@@ -1,4 +1,11 @@
-"""The GTSRB ground-truth CSV files (`GT-000NN.csv`, `GT-final_test.csv`).
+"""The official GTSRB layout: its folders and ground-truth CSV files.
+
+  GTSRB/Final_Training/Images/000NN/TTTTT_FFFFF.ppm + 000NN/GT-000NN.csv
+  GTSRB/Final_Test/Images/NNNNN.ppm + GT-final_test.csv (from
+  GTSRB_Final_Test_GT.zip; the images archive has only the unlabeled
+  GT-final_test.test.csv)
+
+The CSV files (`GT-000NN.csv`, `GT-final_test.csv`) are
 
 Semicolon-separated with a header row:
 `Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId`. The official files
@@ -10,9 +17,16 @@ column, so `class_id` is None there.
 import collections
 import csv
 import io
+import os
 
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_write
+
+ROOT_DIR = "GTSRB"
+TRAINING_IMAGES = ("Final_Training", "Images")
+TEST_IMAGES = ("Final_Test", "Images")
+TEST_GT_CSV = "GT-final_test.csv"
+UNLABELED_TEST_CSV = "GT-final_test.test.csv"
 
 HEADER = ("Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2",
           "ClassId")
@@ -66,3 +80,37 @@ def write_gt_csv(path, rows):
     fields = list(r) if labeled else list(r)[:7]
     out.write(";".join(str(v) for v in fields) + "\r\n")
   atomic_write(path, out.getvalue())
+
+
+def find_images(folder, layout="train"):
+  """The Final_Training/Images (layout "train") or Final_Test/Images
+  ("test") folder at or below `folder`, or None."""
+  subdir = TRAINING_IMAGES if layout == "train" else TEST_IMAGES
+  for candidate in (folder, os.path.join(folder, subdir[1]),
+                    os.path.join(folder, *subdir),
+                    os.path.join(folder, ROOT_DIR, *subdir)):
+    marker = "00000" if layout == "train" else TEST_GT_CSV
+    if os.path.exists(os.path.join(candidate, marker)):
+      return candidate
+  return None
+
+
+def read_test_folder(test_dir):
+  """The labeled GTRows of a GTSRB final-test image folder."""
+  csv_path = os.path.join(test_dir, TEST_GT_CSV)
+  if not os.path.isdir(test_dir):
+    raise UserError(f"test directory {test_dir} does not exist; pass "
+                    ".../GTSRB/Final_Test/Images")
+  if not os.path.exists(csv_path):
+    raise UserError(f"{test_dir} has no {TEST_GT_CSV}: extract it from "
+                    "GTSRB_Final_Test_GT.zip into that folder")
+  rows = read_gt_csv(csv_path)
+  if any(r.class_id is None for r in rows):
+    raise UserError(f"{csv_path} has no ClassId column: use the labeled "
+                    f"{TEST_GT_CSV} from GTSRB_Final_Test_GT.zip")
+  return rows
+
+
+def crop_roi(image, row):
+  """The sign's ROI of an [H, W, C] image array (the corners are inclusive)."""
+  return image[row.roi_y1:row.roi_y2 + 1, row.roi_x1:row.roi_x2 + 1]

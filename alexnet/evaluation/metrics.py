@@ -4,7 +4,6 @@ Shared by the TensorFlow evaluation and the TensorFlow Lite tools, so both
 report the same numbers the same way.
 """
 
-import itertools
 
 import numpy as np
 
@@ -82,7 +81,7 @@ def plot_confusion_matrix(confusion, class_names, path):
   clearly as common ones.
   """
   # Imported here: the TFLite tools use the numbers without plotting.
-  from alexnet import plots  # pylint: disable=import-outside-toplevel
+  from alexnet.evaluation import plots  # pylint: disable=import-outside-toplevel
   plt = plots.plt
 
   confusion = np.asarray(confusion, dtype=np.float64)
@@ -106,33 +105,6 @@ def plot_confusion_matrix(confusion, class_names, path):
   plots.save_figure(fig, path)
 
 
-def errors_by_track(labels, predictions, tracks):
-  """Misread images grouped by (true class, track, predicted class).
-
-  GTSRB's images come in tracks of one physical sign, so errors cluster: a
-  whole track misread the same way is one sign the model gets wrong.
-
-  Args:
-    labels, predictions, tracks: int arrays [N] (tracks: track ids).
-
-  Returns:
-    [{label, track, track_count, predicted, count}], most errors first.
-  """
-  labels, predictions, tracks = (np.asarray(a, dtype=np.int64)
-                                 for a in (labels, predictions, tracks))
-  track_ids, track_counts = np.unique(tracks, return_counts=True)
-  sizes = dict(zip(track_ids.tolist(), track_counts.tolist()))
-  wrong = labels != predictions
-  keys, counts = np.unique(
-      np.stack([labels[wrong], tracks[wrong], predictions[wrong]], axis=1),
-      axis=0, return_counts=True)
-  rows = [{"label": label, "track": track, "track_count": sizes[track],
-           "predicted": predicted, "count": count}
-          for (label, track, predicted), count in zip(keys.tolist(),
-                                                      counts.tolist())]
-  return sorted(rows, key=lambda r: (-r["count"], r["label"], r["track"]))
-
-
 def top1_agreement(probs_a, probs_b):
   """Fraction of examples on which two models predict the same class."""
   a = np.asarray(probs_a).argmax(axis=1)
@@ -141,31 +113,3 @@ def top1_agreement(probs_a, probs_b):
     raise ValueError(f"cannot compare predictions of shapes {a.shape} and "
                      f"{b.shape}")
   return float((a == b).mean())
-
-
-def committees(labels, probabilities, min_size=2):
-  """Top-1 of every committee of models that averages their probabilities.
-
-  Averaging independently trained models (Ciresan et al. 2012, "Multi-column
-  deep neural network for traffic sign classification") corrects the errors
-  they do not share; this measures how many that is.
-
-  Args:
-    labels: int class ids [N].
-    probabilities: {name: [N, C] probabilities}, one entry per model.
-    min_size: smallest committee listed.
-
-  Returns:
-    [{members (names, in the dict's order), top1, errors}], by size then by
-    the order of the names.
-  """
-  labels = np.asarray(labels)
-  names = list(probabilities)
-  rows = []
-  for size in range(min_size, len(names) + 1):
-    for members in itertools.combinations(names, size):
-      mean = np.mean([probabilities[n] for n in members], axis=0)
-      errors = int((mean.argmax(axis=1) != labels).sum())
-      rows.append({"members": members, "top1": 1 - errors / len(labels),
-                   "errors": errors})
-  return rows

@@ -17,12 +17,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
-from alexnet import plots
-
-from alexnet.core import atomic_files  # pylint: disable=wrong-import-position
-from alexnet.lite import compare  # pylint: disable=wrong-import-position
-from alexnet.lite import data as lite_data  # pylint: disable=wrong-import-position
-from alexnet.lite import evaluate as lite_evaluate  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+from alexnet.core import atomic_files
+from alexnet.evaluation import plots
+from alexnet.runner import comparison
+from alexnet.runner import model_files
+from alexnet.runner.images import load_images
 
 SAMPLES_PNG = "sample_predictions.png"
 
@@ -34,15 +34,16 @@ def machine():
           f"{platform.python_version()}")
 
 
-def plot_sample_predictions(graph_path, data_dir, split, path, count=24):
+def plot_sample_predictions(graph_path, data_dir, split, path, count=24,
+                            crop_roi=False):
   """A grid of `count` images with true and predicted sign names."""
-  runner = lite_evaluate.FrozenGraphRunner(graph_path)
+  runner = model_files.FrozenGraphRunner(graph_path)
   size = runner.image_size(graph_path)
-  images, labels = lite_data.load_split(data_dir, split, size, limit=count)
+  images, labels, names = load_images(data_dir, split, size,
+                                      runner.num_classes, limit=count,
+                                      crop_roi=crop_roi)
   predicted = runner.predict(images).argmax(axis=1)
   runner.close()
-  names = lite_data.class_names(lite_data.check_dataset(
-      data_dir, split, runner.num_classes))
   columns = 6
   rows = -(-len(images) // columns)
   fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.2, rows * 2.6),
@@ -69,10 +70,14 @@ def write(pipeline):
   records = pipeline.records
   samples = plot_sample_predictions(
       pipeline.path("graphs", "frozen.pb"), pipeline.path("tfrecords"),
-      "validation", pipeline.path(SAMPLES_PNG))
-  with open(os.path.join(pipeline.path("evaluation"), "report.json")) as f:
-    evaluation = json.load(f)
-  rows = records["compare"]["result"]["rows"]
+      "validation", pipeline.path(SAMPLES_PNG),
+      crop_roi=pipeline.model.crop_roi)
+  evaluations = {}
+  for split in pipeline.splits:
+    with open(pipeline.path(f"evaluation_{split}", "report.json")) as f:
+      evaluations[split] = json.load(f)
+  tables = {split: records["compare"]["result"][split]["rows"]
+            for split in pipeline.splits}
   figures = [
       ("Data: one row of samples per class",
        records["data"]["result"]["contact_sheet"]),
@@ -81,10 +86,10 @@ def write(pipeline):
       ("Validation accuracy per epoch",
        pipeline.path("model", plots.ACCURACY_PER_EPOCH)),
       ("Confusion matrix (validation)",
-       os.path.join(pipeline.path("evaluation"), "confusion_matrix.png")),
+       pipeline.path("evaluation_validation", "confusion_matrix.png")),
       ("Sample predictions", samples),
   ]
-  md = _markdown(pipeline, evaluation, rows, figures)
+  md = _markdown(pipeline, evaluations, tables, figures)
   md_path = pipeline.path("report.md")
   html_path = pipeline.path("report.html")
   atomic_files.atomic_write(md_path, md)
@@ -92,28 +97,50 @@ def write(pipeline):
   return [md_path, html_path, samples]
 
 
-def _markdown(pipeline, evaluation, rows, figures):
+def _markdown(pipeline, evaluations, tables, figures):
   records = pipeline.records
   splits = records["tfrecords"]["result"]["splits"]
+  overrides = "".join(f" --{k}={v}" for k, v in pipeline.overrides.items())
+  test_data = f" --test_data={pipeline.test_data}" if pipeline.test_data else ""
   lines = [
       "# AlexNet on GTSRB: pipeline report", "",
       f"- Date: {datetime.date.today().isoformat()}",
       f"- Machine: {machine()}",
       f"- Data: {pipeline.data} ({', '.join(f'{k} {v}' for k, v in splits.items())} images)",
-      f"- Preset: {pipeline.preset}; seed {pipeline.seed}; settings: "
-      + ", ".join(f"{k}={v}" for k, v in pipeline.settings.items()),
+      f"- Preset: {pipeline.preset}; seed {pipeline.seed}",
+      "- Model: " + _settings(pipeline.model, ("class_names",)),
+      "- Training: " + _settings(pipeline.train),
+      "- Pipeline: " + _settings(pipeline.settings),
       f"- Reproduce all: `python tools/pipeline.py --output_dir={pipeline.dir} "
-      f"--data={pipeline.data} --preset={pipeline.preset} --seed={pipeline.seed}`",
+      f"--data={pipeline.data}{test_data} --preset={pipeline.preset} "
+      f"--seed={pipeline.seed}{overrides}`",
       "",
-      "## TensorFlow model (best checkpoint) on the validation split", "",
-      f"top-1 **{evaluation['top1']:.2%}**, top-5 {evaluation['top5']:.2%}, "
-      f"loss {evaluation['loss']:.4f}, {evaluation['count']} images "
-      f"(held-out tracks).", "",
-      "## Model variants", "",
+      "## TensorFlow model (best checkpoint)", "",
+      "| split | images | top-1 | top-5 | loss |", "|---|---|---|---|---|",
+  ]
+  for split, evaluation in evaluations.items():
+    lines.append(f"| {split} | {evaluation['count']} | "
+                 f"**{evaluation['top1']:.2%}** | {evaluation['top5']:.2%} | "
+                 f"{evaluation['loss']:.4f} |")
+  lines += ["", "Validation holds out whole tracks of the training set; test "
+            "is the official test set when the data has one (the synthetic "
+            "default renders its own).", ""]
+  if "test" in tables:
+    lines += ["## Every variant on validation and test", "",
+              "| model | validation top-1 | test top-1 | test agreement |",
+              "|---|---|---|---|"]
+    for val, test in zip(tables["validation"], tables["test"]):
+      agreement = ("-" if test["agreement"] is None
+                   else f"{test['agreement']:.2%}")
+      lines.append(f"| {val['name']} | {val['top1']:.2%} | "
+                   f"{test['top1']:.2%} | {agreement} |")
+    lines.append("")
+  lines += [
+      "## Model variants (validation split)", "",
       "Sizes in MiB; top1/top5/agreement are fractions of the validation "
       "split; agreement is top-1 agreement with the frozen graph; latency is "
       "per image at batch 1 (ms) with 1 and 2 threads.", "",
-      compare.markdown_table(rows),
+      comparison.markdown_table(tables["validation"]),
       "## Steps and how to run each alone", "",
       "| stage | seconds | command |", "|---|---|---|",
   ]
@@ -124,13 +151,21 @@ def _markdown(pipeline, evaluation, rows, figures):
   for title, path in figures:
     lines += [f"### {title}", "",
               f"![{title}]({os.path.relpath(path, pipeline.dir)})", ""]
-  lines += ["## Accuracy per class (TensorFlow model, validation)", "",
-            "| id | sign | images | correct | accuracy |", "|---|---|---|---|---|"]
-  for c in evaluation["per_class"]:
-    accuracy = "-" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
-    lines.append(f"| {c['id']} | {c['name']} | {c['count']} | {c['correct']} "
-                 f"| {accuracy} |")
-  return "\n".join(lines) + "\n"
+  for split, evaluation in evaluations.items():
+    lines += [f"## Accuracy per class (TensorFlow model, {split})", "",
+              "| id | sign | images | correct | accuracy |",
+              "|---|---|---|---|---|"]
+    for c in evaluation["per_class"]:
+      accuracy = "-" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
+      lines.append(f"| {c['id']} | {c['name']} | {c['count']} | "
+                   f"{c['correct']} | {accuracy} |")
+    lines.append("")
+  return "\n".join(lines)
+
+
+def _settings(config, skip=()):
+  return ", ".join(f"{k}={v}" for k, v in config.to_dict().items()
+                   if k not in skip)
 
 
 def _html(markdown):

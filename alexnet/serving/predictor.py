@@ -1,39 +1,23 @@
 """Top-k predictions of an exported SavedModel for image files of any size."""
 
-import json
 import os
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
 
-from alexnet import preprocessing, signnames
 from alexnet.core.errors import UserError
-from alexnet.export import SERVING_KEY, TAGS
-from alexnet.model_fn import CONFIG_NAME
-
-
-def read_image(path):
-  """An image file (.ppm, .jpg, .png, ...) as uint8 RGB [H, W, 3]."""
-  try:
-    with Image.open(path) as image:
-      return np.asarray(image.convert("RGB"))
-  except FileNotFoundError:
-    raise UserError(f"image {path} does not exist") from None
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    raise UserError(f"image {path} is unreadable ({e}): pass a .ppm, .jpg or "
-                    ".png image") from None
+from alexnet.datasets import preprocessing
+from alexnet.datasets import signnames
+from alexnet.estimator import model_dir as model_dir_lib
+from alexnet.serving.export import SERVING_KEY, TAGS
 
 
 def _class_names(saved_model_dir, num_classes):
   """From the SavedModel's assets.extra/model_config.json, else GTSRB's."""
-  path = os.path.join(saved_model_dir, "assets.extra", CONFIG_NAME)
+  path = os.path.join(saved_model_dir, "assets.extra", model_dir_lib.CONFIG_NAME)
   if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)["class_names"]
-  if num_classes == signnames.NUM_CLASSES:
-    return list(signnames.SIGN_NAMES)
-  return [str(i) for i in range(num_classes)]
+    return list(model_dir_lib.read_model_config(path).class_names)
+  return signnames.class_names(num_classes)
 
 
 class Predictor:

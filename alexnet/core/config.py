@@ -1,0 +1,204 @@
+"""Typed, frozen settings: the model, its training and its conversion.
+
+Every default lives here, once. `ModelConfig` is what defines a trained
+network; it is what model_dir/model_config.json holds, and nothing else.
+`TrainConfig` is how it was trained, `ConvertConfig` how a frozen graph
+becomes a .tflite file. Each field's `help` is the help text of the flag of
+the same name (tools define their flags from these tables, so the flag
+names, which follow TensorFlow's original tools, map one to one onto the
+fields). Values are checked when a config is made: a bad one is a one-line
+UserError naming the flag and the allowed range, before any work starts.
+"""
+
+import dataclasses
+import typing
+
+from alexnet.core.errors import UserError
+
+NETWORKS = ("alexnet",)
+NORMALIZATIONS = ("lrn", "batch_norm")
+INPUT_STANDARDIZATIONS = ("per_image", "fixed", "equalize")
+LR_SCHEDULES = ("constant", "cosine", "step")
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+MIN_IMAGE_SIZE = 67  # AlexNet's smallest input for which pool5 is still 1x1
+
+
+def _field(default, help_text, choices=None, low=None, high=None,
+           low_open=False, high_open=False):
+  """A dataclass field whose metadata describes its flag and allowed values."""
+  return dataclasses.field(default=default, metadata={
+      "help": help_text, "choices": choices, "low": low, "high": high,
+      "low_open": low_open, "high_open": high_open})
+
+
+def _check(config):
+  """UserError naming the first field outside its allowed values."""
+  for f in dataclasses.fields(config):
+    value, meta = getattr(config, f.name), f.metadata
+    if value is None:
+      continue
+    if meta["choices"] is not None and value not in meta["choices"]:
+      raise UserError(f"--{f.name}={value} is not one of "
+                      f"{', '.join(map(str, meta['choices']))}")
+    low, high = meta["low"], meta["high"]
+    if low is None and high is None:
+      continue
+    too_low = low is not None and (value <= low if meta["low_open"]
+                                   else value < low)
+    too_high = high is not None and (value >= high if meta["high_open"]
+                                     else value > high)
+    if too_low or too_high:
+      raise UserError(f"--{f.name}={value} is out of range: it must be "
+                      f"{_range_text(meta)}")
+
+
+def _range_text(meta):
+  low, high = meta["low"], meta["high"]
+  if high is None:
+    return f"{'>' if meta['low_open'] else '>='} {low}"
+  if low is None:
+    return f"{'<' if meta['high_open'] else '<='} {high}"
+  return (f"in {'(' if meta['low_open'] else '['}{low}, {high}"
+          f"{')' if meta['high_open'] else ']'}")
+
+
+class _Checked:
+  """Checks the values when made; `replace` makes a checked copy."""
+
+  def __post_init__(self):
+    _check(self)
+
+  def replace(self, **changes):
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+    if unknown:
+      raise UserError(f"{type(self).__name__} has no setting "
+                      f"{', '.join(unknown)}")
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self):
+    return {f.name: (list(v) if isinstance(v, tuple) else v)
+            for f in dataclasses.fields(self)
+            for v in [getattr(self, f.name)]}
+
+  @classmethod
+  def from_dict(cls, values, source):
+    """From a dict (a JSON file, a preset); UserError naming `source` for
+    keys that are not settings."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+      raise UserError(f"{source}: unknown {cls.__name__} keys "
+                      f"{', '.join(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v
+                  for k, v in values.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Checked):
+  """What defines a trained network (model_dir/model_config.json)."""
+  network: str = _field("alexnet", "Network (nets_factory name).", NETWORKS)
+  image_size: int = _field(227, "Input side in pixels (at least 67).",
+                           low=MIN_IMAGE_SIZE)
+  num_classes: int = _field(43, "Output classes (from the dataset).", low=2)
+  normalization: str = _field("lrn", "LRN (the paper) or batch norm.",
+                              NORMALIZATIONS)
+  input_standardization: str = _field(
+      "per_image", "per_image: zero mean, unit variance per image; fixed: "
+      "(x - 127.5) / 127.5; equalize: histogram equalization of each "
+      "channel, then per_image.", INPUT_STANDARDIZATIONS)
+  crop_roi: bool = _field(False, "Crop images to the sign's ROI when read.")
+  # The label of each output, in order (GTSRB's sign names by default).
+  class_names: typing.Tuple[str, ...] = _field((), "Class names.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_Checked):
+  """How a network is trained (tools/train.py's flags)."""
+  batch_size: int = _field(64, "Images per step.", low=1)
+  epochs: int = _field(20, "Passes over the training split.", low=1)
+  max_steps: typing.Optional[int] = _field(
+      None, "Total steps; overrides --epochs.", low=1)
+  learning_rate: float = _field(1e-4, "Adam's (peak) learning rate.", low=0,
+                                low_open=True)
+  lr_schedule: str = _field("constant", "Learning-rate schedule after "
+                            "warm-up.", LR_SCHEDULES)
+  warmup_epochs: float = _field(0.0, "Linear warm-up length in epochs.",
+                                low=0)
+  decay_epochs: float = _field(10.0, "step schedule: epochs per decay.",
+                               low=0, low_open=True)
+  decay_rate: float = _field(0.1, "step schedule: factor per decay.", low=0,
+                             high=1, low_open=True)
+  label_smoothing: float = _field(0.0, "Label smoothing (0: none).", low=0,
+                                  high=1, high_open=True)
+  moving_average_decay: float = _field(
+      0.0, "Decay of the weights' moving averages, which validation and "
+      "export then use (0: none; e.g. 0.999).", low=0, high=1,
+      high_open=True)
+  dropout_rate: float = _field(0.5, "Dropout rate of fc6 and fc7.", low=0,
+                               high=1, high_open=True)
+  weight_decay: float = _field(5e-4, "L2 weight decay.", low=0)
+  augment: bool = _field(False, "Random rotation, scale, shift, brightness "
+                         "and contrast.")
+  augment_color: bool = _field(False, "With --augment, also random gamma and "
+                               "saturation.")
+  seed: typing.Optional[int] = _field(None, "Seed for repeatable runs.",
+                                      low=0)
+  save_checkpoints_secs: int = _field(600, "Checkpoint interval.", low=1)
+  save_checkpoints_steps: typing.Optional[int] = _field(
+      None, "Checkpoint interval in steps; overrides "
+      "--save_checkpoints_secs.", low=1)
+  save_summary_steps: int = _field(100, "TensorBoard interval.", low=1)
+  log_every_n_steps: int = _field(100, "Logged loss line interval.", low=1)
+  keep_checkpoints: int = _field(3, "Recent checkpoints kept.", low=1)
+  num_threads: int = _field(0, "Op threads (0: all cores).", low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig(_Checked):
+  """How a frozen graph becomes a .tflite model (tools/convert.py)."""
+  quantize: str = _field("none", "none (float32), dynamic (int8 weights), "
+                         "float16, or int8 (full integer, calibrated).",
+                         QUANTIZE_MODES)
+  representative_samples: int = _field(
+      100, "Calibration images for int8.", low=1)
+  representative_split: str = _field(
+      "train", "Split of --representative_data to calibrate on.",
+      ("train", "validation", "test"))
+  float_layers: typing.Tuple[str, ...] = _field(
+      (), "int8 only: network layers (e.g. conv1) kept float32.")
+  lower_lrn: bool = _field(False, "Rewrite LRN with integer-capable ops so "
+                           "int8 models quantize it.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig(_Checked):
+  """What tools/pipeline.py adds around training: the data, the TFLite
+  variants and their comparison."""
+  tracks_per_class: int = _field(
+      20, "Synthetic data: training tracks per class.", low=1)
+  frames_per_track: int = _field(5, "Synthetic data: frames per track.",
+                                 low=1)
+  test_tracks_per_class: int = _field(
+      5, "Synthetic data: tracks per class of the rendered test set (0: "
+      "none).", low=0)
+  num_shards: int = _field(2, "TFRecord shards per split.", low=1)
+  validation_fraction: float = _field(
+      0.25, "Share of each class's tracks held out for validation.", low=0,
+      high=1, low_open=True, high_open=True)
+  representative_samples: int = _field(
+      100, "Calibration images of the int8 variants.", low=1)
+  float_layers: typing.Tuple[str, ...] = _field(
+      (), "Adds an int8 variant with these layers kept float32.")
+  latency_runs: int = _field(50, "Timed runs per model and thread count.",
+                             low=0)
+
+
+def flag_fields(config_class):
+  """[(name, type, default, help, choices)] of a config's fields, for tools
+  that define flags from them."""
+  hints = typing.get_type_hints(config_class)
+  rows = []
+  for f in dataclasses.fields(config_class):
+    rows.append((f.name, hints[f.name], f.default, f.metadata["help"],
+                 f.metadata["choices"]))
+  return rows

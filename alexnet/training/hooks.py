@@ -1,0 +1,62 @@
+"""The training loop's own hook: progress, the training log, epoch ends."""
+
+import time
+
+import tensorflow as tf
+from tqdm import tqdm
+
+
+class ProgressHook(tf.compat.v1.train.SessionRunHook):
+  """tqdm per epoch, a train-log line per step, end-of-epoch work."""
+
+  def __init__(self, scalars, steps_per_epoch, max_steps, batch_size, log,
+               on_epoch_end):
+    self._scalars = scalars
+    self._steps_per_epoch = steps_per_epoch
+    self._max_steps = max_steps
+    self._batch_size = batch_size
+    self._log = log
+    self._on_epoch_end = on_epoch_end
+    self._bar = None
+    self._step = None
+
+  def after_create_session(self, session, coord):
+    del coord
+    self._step = int(session.run(tf.compat.v1.train.get_global_step()))
+    self._open_bar()
+
+  def _open_bar(self):
+    epoch = self._step // self._steps_per_epoch + 1
+    end = min(epoch * self._steps_per_epoch, self._max_steps)
+    self._epoch_start = time.time()
+    self._epoch_first_step = self._step
+    self._bar = tqdm(total=(end - self._step) * self._batch_size,
+                     desc=f"epoch {epoch}", unit="img", unit_scale=True,
+                     dynamic_ncols=True)
+
+  def before_run(self, run_context):
+    return tf.compat.v1.train.SessionRunArgs(self._scalars)
+
+  def after_run(self, run_context, run_values):
+    # Each run is one step of this process: no need to read the global step.
+    self._step += 1
+    values = {k: float(v) for k, v in run_values.results.items()}
+    epoch = (self._step - 1) // self._steps_per_epoch + 1
+    self._log.write("batch", step=self._step, epoch=epoch, **values)
+    self._bar.update(self._batch_size)
+    if self._step % 10 == 0:
+      self._bar.set_postfix(loss=f"{values['loss']:.3f}",
+                            acc=f"{values['accuracy']:.3f}", refresh=False)
+    if self._step % self._steps_per_epoch == 0 or self._step >= self._max_steps:
+      self._bar.close()
+      seconds = time.time() - self._epoch_start
+      images = (self._step - self._epoch_first_step) * self._batch_size
+      self._on_epoch_end(run_context.session, int(self._step),
+                         images / max(seconds, 1e-9))
+      if self._step < self._max_steps:
+        self._open_bar()
+
+  def end(self, session):
+    del session
+    if self._bar is not None:
+      self._bar.close()

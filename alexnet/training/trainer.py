@@ -1,0 +1,248 @@
+"""Estimator-style training on tf.compat.v1.train.MonitoredTrainingSession.
+
+`train(data_dir, model_dir, model, train_config)` is what Estimator.train
+plus train_and_evaluate did in TF1:
+
+  - `input_fn` (alexnet.estimator.input_fn) feeds TFRecord batches
+    (shuffled, optionally augmented, prefetched) into `model_fn`'s TRAIN
+    graph;
+  - hooks: CheckpointSaverHook (every save_checkpoints_secs or _steps into
+    model_dir), SummarySaverHook (loss, accuracy, learning rate, input
+    images), StepCounterHook (steps/s), LoggingTensorHook, StopAtStepHook,
+    and alexnet.training.hooks.ProgressHook: a tqdm bar per epoch with
+    images/s, one train_log.jsonl line per step, and at each epoch's end a
+    checkpoint, a validation pass (its own graph and session, on that
+    checkpoint) and the best checkpoint by validation top-1 kept in
+    model_dir/best/ (with moving_average_decay, both are the weights' moving
+    averages);
+  - model_dir/model_config.json records the ModelConfig so evaluation,
+    export and prediction need no flags repeated.
+
+Training resumes from the newest checkpoint in model_dir. Ctrl-C saves one at
+the current step before exiting; a killed run (kill -9, power loss) loses at
+most one checkpoint interval. Restarting with different network settings or
+another dataset's class count is refused.
+"""
+
+import json
+import math
+import os
+
+import tensorflow as tf
+from tqdm import tqdm
+
+from alexnet.core.atomic_files import atomic_dir, atomic_write
+from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.core.errors import UserError
+from alexnet.core.session import session_config
+from alexnet.datasets import tfrecord_reader
+from alexnet.estimator import checkpoints
+from alexnet.estimator import model_dir as model_dir_lib
+from alexnet.estimator import train_log
+from alexnet.estimator.input_fn import input_fn
+from alexnet.estimator.model_fn import ModeKeys, Params, Schedule, model_fn
+from alexnet.evaluation import checkpoint_eval
+from alexnet.training.hooks import ProgressHook
+
+
+class _Trainer:
+  """One training run: the TRAIN session and the end-of-epoch work."""
+
+  def __init__(self, data_dir, model_dir, params, steps_per_epoch,
+               max_steps, validation_count, log):
+    self.data_dir = data_dir
+    self.model_dir = model_dir
+    self.params = params
+    self.run = params.train
+    self.steps_per_epoch = steps_per_epoch
+    self.max_steps = max_steps
+    self.validation_count = validation_count
+    self.log = log
+    self.saver = None  # The TRAIN graph's, once built.
+
+  def session_config(self):
+    return session_config(self.run.num_threads)
+
+  def train(self, start_step):
+    """Builds the TRAIN graph and runs the monitored session to max_steps."""
+    run = self.run
+    with tf.Graph().as_default():
+      if run.seed is not None:
+        tf.compat.v1.set_random_seed(run.seed)
+      # A resumed run reshuffles from a new, still repeatable, seed.
+      images, labels = input_fn(
+          self.data_dir, "train", self.params.model, run.batch_size,
+          is_training=True, augment=run.augment,
+          augment_color=run.augment_color,
+          num_epochs=math.ceil(
+              (self.max_steps - start_step) / self.steps_per_epoch),
+          seed=None if run.seed is None else run.seed + start_step)
+      spec = model_fn(images, labels, ModeKeys.TRAIN, self.params)
+      self.saver = tf.compat.v1.train.Saver(max_to_keep=run.keep_checkpoints,
+                                            save_relative_paths=True)
+      scaffold = tf.compat.v1.train.Scaffold(saver=self.saver)
+      global_step = tf.compat.v1.train.get_global_step()
+      # after_run goes in list order: the step's log line is written before
+      # its checkpoint, so a kill between them leaves a log line past the
+      # checkpoint (dropped on resume), never a checkpoint past the log.
+      hooks = [
+          ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
+                        run.batch_size, self.log, self.end_epoch),
+          tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
+          tf.compat.v1.train.CheckpointSaverHook(
+              self.model_dir, scaffold=scaffold,
+              save_secs=(None if run.save_checkpoints_steps
+                         else run.save_checkpoints_secs),
+              save_steps=run.save_checkpoints_steps),
+          tf.compat.v1.train.SummarySaverHook(
+              save_steps=run.save_summary_steps, output_dir=self.model_dir,
+              scaffold=scaffold),
+          tf.compat.v1.train.StepCounterHook(
+              every_n_steps=run.log_every_n_steps, output_dir=self.model_dir),
+          tf.compat.v1.train.LoggingTensorHook(
+              {"step": global_step, **spec.scalars},
+              every_n_iter=run.log_every_n_steps),
+      ]
+      with tf.compat.v1.train.MonitoredTrainingSession(
+          checkpoint_dir=self.model_dir, scaffold=scaffold, hooks=hooks,
+          save_checkpoint_secs=None, save_checkpoint_steps=None,
+          save_summaries_steps=None, save_summaries_secs=None,
+          log_step_count_steps=None,
+          config=self.session_config()) as sess:
+        try:
+          while not sess.should_stop():
+            sess.run(spec.train_op)
+        except KeyboardInterrupt:
+          # Ctrl-C: keep every finished step (kill -9 loses up to one
+          # checkpoint interval). The raw session runs no hooks.
+          sess.run_step_fn(self._save_now)
+          raise
+
+  def _save_now(self, step_context):
+    """A checkpoint at the current step (a MonitoredSession step_fn)."""
+    self.saver.save(step_context.session,
+                    os.path.join(self.model_dir, checkpoints.PREFIX),
+                    global_step=tf.compat.v1.train.get_global_step())
+
+  def end_epoch(self, session, step, images_per_sec=None):
+    """Saves (given the session), validates, keeps the best, logs the epoch.
+
+    Without a session it validates the checkpoint already saved at `step`.
+    """
+    if session is not None:
+      self.saver.save(session, os.path.join(self.model_dir, checkpoints.PREFIX),
+                      global_step=step)
+    checkpoint_path = checkpoints.latest(self.model_dir)
+    epoch = math.ceil(step / self.steps_per_epoch)
+    batches, _ = train_log.read(self.log.path)
+    rows = [r for r in batches if r["epoch"] == epoch]
+    row = {
+        "step": step, "epoch": epoch,
+        "train_loss": _mean(r["loss"] for r in rows),
+        "train_cross_entropy": _mean(r["cross_entropy"] for r in rows),
+        "train_accuracy": _mean(r["accuracy"] for r in rows),
+        "val_loss": None, "val_top1": None, "val_top5": None,
+        "images_per_sec": images_per_sec, "best": False,
+    }
+    if self.validation_count:
+      report = checkpoint_eval.evaluate(
+          checkpoint_path, self.params.model,
+          lambda: input_fn(self.data_dir, "validation", self.params.model,
+                           self.run.batch_size),
+          num_examples=self.validation_count, desc=f"validate {epoch}",
+          summary_dir=os.path.join(self.model_dir, "eval"),
+          session_config=self.session_config())
+      row.update(val_loss=report["loss"], val_top1=report["top1"],
+                 val_top5=report["top5"])
+      best = checkpoints.read_best(self.model_dir)
+      # Higher top-1 wins; on a tie, lower validation loss.
+      if best is None or (report["top1"], -report["loss"]) > (
+          best["val_top1"], -best["val_loss"]):
+        row["best"] = True
+        self._keep_best(checkpoint_path, row)
+      tqdm.write(f"epoch {epoch}: validation loss {report['loss']:.4f}, "
+                 f"top-1 {100 * report['top1']:.2f}%, top-5 "
+                 f"{100 * report['top5']:.2f}%" +
+                 (" (best so far)" if row["best"] else ""))
+    self.log.write("epoch", **row)
+
+  def _keep_best(self, checkpoint_path, row):
+    """Copies the checkpoint's model variables (no optimizer state) to best/."""
+    size = self.params.model.image_size
+    with tf.Graph().as_default():
+      images = tf.compat.v1.placeholder(tf.float32, [None, size, size, 3])
+      model_fn(images, None, ModeKeys.PREDICT, self.params)
+      with tf.compat.v1.Session(config=self.session_config()) as sess:
+        checkpoints.restore(sess, checkpoint_path)
+        best_dir = os.path.join(self.model_dir, checkpoints.BEST_DIR)
+        with atomic_dir(best_dir, overwrite=True) as tmp:
+          checkpoints.save(sess, tmp, step=row["step"])
+          atomic_write(os.path.join(tmp, checkpoints.BEST_JSON),
+                       json.dumps(row, indent=2) + "\n")
+
+
+def _mean(values):
+  values = list(values)
+  return sum(values) / len(values) if values else None
+
+
+def train(data_dir, model_dir, model, train_config=TrainConfig()):
+  """Trains (or resumes training) a model in model_dir; see module docstring.
+
+  Args:
+    data_dir: TFRecord dataset directory (tools/build_tfrecord.py).
+    model_dir: checkpoints, logs and model_config.json; created if needed.
+    model: the ModelConfig; its num_classes and class_names are taken from
+      the dataset.
+    train_config: the TrainConfig (epochs or max_steps, batch size, the
+      optimization, augmentation, checkpoint and log intervals).
+
+  Returns:
+    The global step reached.
+  """
+  run = train_config
+  manifest = tfrecord_reader.read_manifest(data_dir)
+  train_count = tfrecord_reader.split_count(manifest, "train")
+  if train_count == 0:
+    raise UserError(f"{data_dir} has no training images: build it from the "
+                    "GTSRB training set with tools/build_tfrecord.py")
+  if train_count < run.batch_size:
+    raise UserError(f"--batch_size={run.batch_size} is larger than the "
+                    f"{train_count} training images in {data_dir}: lower it")
+  steps_per_epoch = train_count // run.batch_size
+  max_steps = (run.epochs * steps_per_epoch if run.max_steps is None
+               else run.max_steps)
+  model = model.replace(
+      num_classes=manifest["num_classes"],
+      class_names=tuple(tfrecord_reader.class_names(manifest)))
+  schedule = Schedule(
+      total_steps=max_steps,
+      warmup_steps=round(run.warmup_epochs * steps_per_epoch),
+      decay_steps=max(1, round(run.decay_epochs * steps_per_epoch)))
+  os.makedirs(model_dir, exist_ok=True)
+  model_dir_lib.check_model_dir(model_dir, model)
+  model_dir_lib.save_model_config(model_dir, model)
+
+  start = checkpoints.latest(model_dir)
+  start_step = checkpoints.global_step(start) if start else 0
+  if start and run.moving_average_decay and not checkpoints.averaged_names(
+      start):
+    raise UserError(f"{start} was trained without --moving_average_decay: "
+                    "continue it without that flag, or train into a new "
+                    "--model_dir")
+  log_path = train_log.log_path(model_dir)
+  train_log.truncate(log_path, start_step)
+  with train_log.Writer(log_path) as log:
+    trainer = _Trainer(data_dir, model_dir, Params(model, run, schedule),
+                       steps_per_epoch, max_steps,
+                       tfrecord_reader.split_count(manifest, "validation"),
+                       log)
+    # Killed between an epoch's last checkpoint and its log line: finish it.
+    _, epochs_logged = train_log.read(log_path)
+    if start_step and (start_step % steps_per_epoch == 0 or
+                       start_step >= max_steps) and not any(
+                           r["step"] == start_step for r in epochs_logged):
+      trainer.end_epoch(None, start_step)
+    if start_step < max_steps:
+      trainer.train(start_step)
+  return max(start_step, max_steps)

@@ -1,0 +1,68 @@
+"""Flags defined from the library's config tables (alexnet.core.config).
+
+One flag per config field, with the field's name, default and help, so the
+flag names (those of TensorFlow's original tools) and the defaults have one
+owner; `config_from_flags` builds the checked config back from them.
+"""
+
+import typing
+
+from absl import flags
+
+from alexnet.core import config
+
+
+def _flag_type(kind):
+  """The plain type of a field (Optional[int] -> int)."""
+  args = [a for a in typing.get_args(kind) if a is not type(None)]
+  if typing.get_origin(kind) is typing.Union:
+    return args[0]
+  return kind
+
+
+def define_config_flags(config_class, skip=(), overrides_only=False):
+  """Defines a flag for each field of `config_class` not in `skip`; with
+  `overrides_only` every flag defaults to None (unset: the preset's value)."""
+  for name, kind, default, help_text, choices in config.flag_fields(
+      config_class):
+    if name in skip:
+      continue
+    if overrides_only:
+      default = None
+      help_text += " (default: the preset's)"
+    kind = _flag_type(kind)
+    if choices:
+      flags.DEFINE_enum(name, default, list(choices), help_text)
+    elif kind is bool:
+      flags.DEFINE_boolean(name, default, help_text)
+    elif kind is int:
+      flags.DEFINE_integer(name, default, help_text)
+    elif kind is float:
+      flags.DEFINE_float(name, default, help_text)
+    elif typing.get_origin(kind) is tuple:
+      flags.DEFINE_list(name, None if default is None else list(default),
+                        help_text)
+    else:
+      flags.DEFINE_string(name, default, help_text)
+
+
+def given_flags(*config_classes):
+  """{field: value} of the config flags that were set (overrides_only)."""
+  given = {}
+  for config_class in config_classes:
+    for name, *_ in config.flag_fields(config_class):
+      value = getattr(flags.FLAGS, name, None)
+      if value is not None:
+        given[name] = tuple(value) if isinstance(value, list) else value
+  return given
+
+
+def config_from_flags(config_class, skip=(), **fixed):
+  """The config made from the flags `define_config_flags` defined, plus
+  `fixed` fields."""
+  values = dict(fixed)
+  for name, *_ in config.flag_fields(config_class):
+    if name not in skip and name not in fixed:
+      value = getattr(flags.FLAGS, name)
+      values[name] = tuple(value) if isinstance(value, list) else value
+  return config_class(**values)
