@@ -10,15 +10,19 @@ are hundreds of MB, so no transform copies the whole graph). Callers that
 still need the input pass a copy.
 """
 
+import collections
 import importlib
 import logging
 import pkgutil
+import time
 
 import tqdm
 
 from alexnet.core.errors import UserError
 from alexnet.graph_tools import graph_io
+from alexnet.graph_tools import tensor_store
 from alexnet.graph_tools import transform_parser
+from alexnet.graph_tools import wire
 from alexnet.graph_tools.context import TransformContext
 from alexnet.graph_tools.context import TransformError
 
@@ -71,8 +75,42 @@ def check_arguments(transforms):
                         f"{allowed}")
 
 
+# What one transform did: `transform` is its name and arguments as written
+# in a list; bytes are the serialized GraphDef's; `ignored_error` is the
+# message of an error ignore_errors=true skipped, else None.
+TransformRecord = collections.namedtuple(
+    "TransformRecord", "transform nodes_before nodes_after bytes_before "
+    "bytes_after seconds ignored_error")
+
+
+def serialized_size(graph_def, tensors=None):
+  """Bytes of `graph_def` as graph_io.save_graph_def writes it, counting the
+  contents held in TensorStore `tensors`, without serializing the graph."""
+  size = graph_def.ByteSize()
+  if tensors is None:
+    return size
+  for node in graph_def.node:
+    if tensor_store.MARKER not in node.attr:
+      continue
+    # Only the small NodeDef is copied; its content is a view of the store.
+    stored = sum(memoryview(part).nbytes
+                 for part in tensors.serialized_parts(node))
+    held = node.ByteSize()
+    size += (stored + len(wire.encode_varint(stored)) -
+             held - len(wire.encode_varint(held)))
+  return size
+
+
+def _spelled(name, params):
+  """(name, params) as written in a --transforms list."""
+  bare = transform_parser._BARE_VALUE  # pylint: disable=protected-access
+  args = [f"{arg}={value}" if bare.fullmatch(value) else f'{arg}="{value}"'
+          for arg, values in params.items() for value in values]
+  return f"{name}({', '.join(args)})" if args else name
+
+
 def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
-                    progress=False):
+                    progress=False, stats=None):
   """Runs `transforms` in order, like the C++ TransformGraph.
 
   Args:
@@ -81,6 +119,8 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
     transforms: a `--transforms` string or a parsed list of (name, params).
     tensors: the TensorStore the graph was loaded with, if any.
     progress: show a tqdm bar over the transforms.
+    stats: a list to append one TransformRecord per transform to (its node
+      counts, serialized sizes and time); None measures nothing.
   Returns:
     The transformed GraphDef.
   Raises:
@@ -98,12 +138,15 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
   graph_io.check_names(graph_def, outputs, "output")
   bar = tqdm.tqdm(transforms, desc="transform", unit="transform",
                   disable=not progress)
+  size = serialized_size(graph_def, tensors) if stats is not None else None
   for name, params in bar:
     bar.set_postfix_str(name)
     context = TransformContext(inputs, outputs, params, name, tensors)
     ignore_errors = context.get_one_bool("ignore_errors", False)
     logging.info("Applying %s", name)
     library = graph_def.library if graph_def.HasField("library") else None
+    nodes_before, ignored_error = len(graph_def.node), None
+    start = time.perf_counter()
     try:
       result = get_transform(name)(graph_def, context)
     except TransformError as e:
@@ -111,11 +154,32 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
         raise
       # The transform failed before changing anything it was given.
       logging.warning("%s: ignoring error %s", name, e)
-      result = graph_def
+      result, ignored_error = graph_def, str(e)
     if library is not None and result is not graph_def:
       result.library.CopyFrom(library)
+    seconds = time.perf_counter() - start
     graph_io.check_graph(result, f"graph after {name}")
     graph_io.check_names(result, outputs, f"output (after {name})")
     context.tensors.prune(result)
     graph_def = result
+    if stats is not None:
+      size_after = serialized_size(graph_def, tensors)
+      stats.append(TransformRecord(_spelled(name, params), nodes_before,
+                                   len(graph_def.node), size, size_after,
+                                   seconds, ignored_error))
+      size = size_after
   return graph_def
+
+
+def format_report(records):
+  """A markdown table of TransformRecords, one row per transform."""
+  lines = ["| transform | nodes before | nodes after | bytes before | "
+           "bytes after | seconds |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+  for r in records:
+    cell = f"`{r.transform}`".replace("|", "\\|")
+    if r.ignored_error is not None:
+      cell += " (error ignored: " + r.ignored_error.replace("|", "\\|") + ")"
+    lines.append(f"| {cell} | {r.nodes_before} | {r.nodes_after} | "
+                 f"{r.bytes_before:,} | {r.bytes_after:,} | {r.seconds:.3f} |")
+  return "\n".join(lines)

@@ -104,3 +104,25 @@ def test_bad_inputs_give_one_line_and_no_output(tool, exported, tmp_path):
   assert not (tmp / "missing").exists()
   assert (tmp / "frozen.pb").read_bytes() == frozen
   assert not [p for p in os.listdir(tmp) if ".tmp-" in p]
+
+
+def test_transform_report(tool, exported):
+  tmp, _ = exported
+  graph = graph_io.load_graph_def(str(tmp / "graph.pbtxt"))
+  proc = tool("transform", f"--in_graph={tmp}/graph.pbtxt",
+              f"--out_graph={tmp}/out.pb", "--inputs=input",
+              "--outputs=probabilities", "--report",
+              "--transforms=strip_unused_nodes remove_nodes(op=Identity)")
+  table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+  assert table[0].startswith("| transform | nodes before | nodes after |")
+  rows = [[cell.strip() for cell in line.strip("|").split("|")]
+          for line in table[2:]]
+  assert [row[0] for row in rows] == ["`strip_unused_nodes`",
+                                      "`remove_nodes(op=Identity)`"]
+  nodes = [(int(row[1]), int(row[2])) for row in rows]
+  assert nodes[0][0] == len(graph.node)
+  assert nodes[0][1] < nodes[0][0]  # the saver and initializers go
+  assert nodes[1] == (nodes[0][1], nodes[0][1] - 1)  # the tf.identity
+  out = graph_io.load_graph_def(str(tmp / "out.pb"))
+  assert nodes[1][1] == len(out.node)
+  assert int(rows[1][4].replace(",", "")) == os.path.getsize(tmp / "out.pb")
