@@ -71,7 +71,7 @@ def test_worker_processes_write_the_same_output(training_tree, tmp_path,
   images_dir, _ = training_tree
   single = str(tmp_path / "single")
   jpeg_folders.convert(images_dir, single, num_workers=1)
-  monkeypatch.setattr(convert, "_MIN_JOBS_PER_POOL", 1)  # Pool even for few.
+  monkeypatch.setattr(jpeg_folders, "_MIN_JOBS_PER_POOL", 1)  # Pool even for few.
   pooled = str(tmp_path / "pooled")
   jpeg_folders.convert(images_dir, pooled, num_workers=2)
   annotations = jpeg_folders.read_annotations(pooled)

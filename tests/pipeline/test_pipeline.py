@@ -17,6 +17,8 @@ import pytest
 
 from alexnet.runner import model_files as lite_evaluate
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TINY = ["--tracks_per_class=2", "--frames_per_track=2", "--epochs=1",
