@@ -29,20 +29,22 @@ import analysis  # benchmarks/analysis.py, beside this script
 flags.DEFINE_string("graph", None, "Frozen (or transformed) GraphDef.")
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
 flags.DEFINE_string("split", "validation", "Split to read.")
+flags.DEFINE_boolean("crop_roi", False, "Crop each image to the sign's ROI "
+                     "when read (models trained with --crop_roi).")
 flags.DEFINE_integer("top", 20, "Rows listed.", lower_bound=1)
 flags.DEFINE_string("output", None, "Also write the table to this file.")
 flags.mark_flags_as_required(["graph", "data_dir"])
 FLAGS = flags.FLAGS
 
 
-def predict_split(graph, data_dir, split):
+def predict_split(graph, data_dir, split, crop_roi=False):
   """(labels, predictions, track ids) of every image of the split."""
   runner = model_files.FrozenGraphRunner(graph)
   try:
     manifest = tfrecord_reader.check_split(data_dir, split, runner.num_classes)
     dataset = tfrecord_reader.make_dataset(
         data_dir, split, runner.image_size(graph), batch_size=64,
-        with_tracks=True)
+        crop_roi=crop_roi, with_tracks=True)
     columns = [[], [], []]
     with tqdm(total=manifest["splits"][split]["count"],
               desc=f"predict {split}", unit="img") as progress:
@@ -74,7 +76,7 @@ def table(labels, predictions, tracks, class_names, top):
 def main(argv):
   del argv
   (labels, predictions, tracks), class_names = predict_split(
-      FLAGS.graph, FLAGS.data_dir, FLAGS.split)
+      FLAGS.graph, FLAGS.data_dir, FLAGS.split, FLAGS.crop_roi)
   text = table(labels, predictions, tracks, class_names, FLAGS.top)
   print(text)
   if FLAGS.output:

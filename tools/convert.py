@@ -16,8 +16,11 @@ its input normalization as TFLite metadata.
 from absl import app
 from absl import flags
 
+from alexnet.core.config import ConvertConfig
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import converter
+
+from config_flags import config_from_flags, define_config_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Frozen GraphDef (.pb).")
@@ -32,23 +35,14 @@ flags.DEFINE_enum("inference_input_type", None, list(converter.IO_TYPES),
                   "Input type; integer types need full-integer quantization.")
 flags.DEFINE_enum("inference_output_type", None, list(converter.IO_TYPES),
                   "Output type (default: the input type).")
-flags.DEFINE_enum("quantize", "none", list(converter.QUANTIZE_MODES),
-                  "Post-training quantization.")
 flags.DEFINE_string("representative_data", None,
                     "TFRecords directory for int8 calibration.")
-flags.DEFINE_string("representative_split", "train", "Split to calibrate on.")
-flags.DEFINE_integer("representative_samples", 100, "Calibration images.",
-                     lower_bound=1)
 flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
                      "the graph's input (default: the graph's).")
-flags.DEFINE_boolean("lower_lrn", False, "Rewrite LRN with integer-capable "
-                     "ops so that in an int8 model only the input "
-                     "standardization stays float (slower on CPUs).")
-flags.DEFINE_list("float_layers", [], "int8 only: network layers to keep "
-                  "float32, e.g. conv1 (faster on x86 CPUs without 8-bit "
-                  "dot products; see BENCHMARKS.md).")
 flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
                      "sign's ROI when read (models trained with --crop_roi).")
+# --quantize, --representative_samples/_split, --float_layers, --lower_lrn.
+define_config_flags(ConvertConfig)
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 
@@ -63,19 +57,20 @@ def parse_shapes(text):
 
 def main(argv):
   del argv
+  config = config_from_flags(ConvertConfig)  # checked before any work
   info = converter.convert_frozen_graph(
       FLAGS.input_file, FLAGS.output_file,
       input_arrays=FLAGS.input_arrays, output_arrays=FLAGS.output_arrays,
       input_shapes=parse_shapes(FLAGS.input_shapes) if FLAGS.input_shapes
       else None,
-      quantize=FLAGS.quantize, inference_type=FLAGS.inference_type,
+      quantize=config.quantize, inference_type=FLAGS.inference_type,
       inference_input_type=FLAGS.inference_input_type,
       inference_output_type=FLAGS.inference_output_type,
       representative_data=FLAGS.representative_data,
-      representative_split=FLAGS.representative_split,
-      representative_samples=FLAGS.representative_samples,
-      image_size=FLAGS.image_size, lower_lrn=FLAGS.lower_lrn,
-      float_layers=FLAGS.float_layers, crop_roi=FLAGS.crop_roi)
+      representative_split=config.representative_split,
+      representative_samples=config.representative_samples,
+      image_size=FLAGS.image_size, lower_lrn=config.lower_lrn,
+      float_layers=config.float_layers, crop_roi=FLAGS.crop_roi)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "

@@ -16,7 +16,8 @@ import sys
 
 from absl import app, flags
 
-from alexnet.core.config import ModelConfig, PipelineConfig, TrainConfig
+from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
+                                 TrainConfig)
 from alexnet.core.errors import exit_on_user_error
 from alexnet.pipeline.presets import PRESETS
 
@@ -35,11 +36,14 @@ flags.DEFINE_enum("preset", "cpu-fast", list(PRESETS),
                   "227x227 as in the original project; gtsrb-99: the best "
                   "real-GTSRB recipe (BENCHMARKS.md).")
 flags.DEFINE_integer("seed", 0, "Seed of the data, the split and training.")
+flags.DEFINE_integer("train_seed", None, "Training seed (default: the "
+                     "preset's, else --seed).", lower_bound=0)
 flags.DEFINE_boolean("force", False, "Redo complete stages.")
 # Any setting of the preset can be overridden by its own flag.
 define_config_flags(ModelConfig, skip=("num_classes", "class_names"),
                     overrides_only=True)
 define_config_flags(TrainConfig, skip=("seed",), overrides_only=True)
+define_config_flags(ConvertConfig, skip=("quantize",), overrides_only=True)
 define_config_flags(PipelineConfig, overrides_only=True)
 flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
@@ -64,7 +68,10 @@ def main(argv):
     logger.info(line)
 
   log(f"command: {' '.join([sys.executable] + sys.argv)}")
-  overrides = given_flags(ModelConfig, TrainConfig, PipelineConfig)
+  overrides = given_flags(ModelConfig, TrainConfig, ConvertConfig,
+                          PipelineConfig)
+  if FLAGS.train_seed is not None:
+    overrides["seed"] = FLAGS.train_seed
   stages.Pipeline(FLAGS.output_dir, data=FLAGS.data, preset=FLAGS.preset,
                   seed=FLAGS.seed, force=FLAGS.force, overrides=overrides,
                   log=log, test_data=FLAGS.test_data).run()

@@ -172,8 +172,10 @@ class ConvertConfig(_Checked):
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig(_Checked):
-  """What tools/pipeline.py adds around training: the data, the TFLite
-  variants and their comparison."""
+  """What tools/pipeline.py adds around training: the data and the
+  comparison of the model files. (Its int8 variants take ConvertConfig's
+  representative_samples; with float_layers set, an int8 variant with those
+  layers float is made beside the all-int8 one.)"""
   tracks_per_class: int = _field(
       20, "Synthetic data: training tracks per class.", low=1)
   frames_per_track: int = _field(5, "Synthetic data: frames per track.",
@@ -185,10 +187,6 @@ class PipelineConfig(_Checked):
   validation_fraction: float = _field(
       0.25, "Share of each class's tracks held out for validation.", low=0,
       high=1, low_open=True, high_open=True)
-  representative_samples: int = _field(
-      100, "Calibration images of the int8 variants.", low=1)
-  float_layers: typing.Tuple[str, ...] = _field(
-      (), "Adds an int8 variant with these layers kept float32.")
   latency_runs: int = _field(50, "Timed runs per model and thread count.",
                              low=0)
 

@@ -1,8 +1,9 @@
 """The pipeline's presets: complete configurations, one dict each.
 
-A preset sets any field of ModelConfig, TrainConfig and PipelineConfig
-(alexnet.core.config, where every default lives; the field names are
-unique across the three); `resolve` splits it, applies overrides and checks
+A preset sets any field of ModelConfig, TrainConfig, ConvertConfig (but
+`quantize`, which each TFLite variant sets) and PipelineConfig
+(alexnet.core.config, where every default lives; the field names are unique
+across the four); `resolve` splits it, applies overrides and checks
 every value. Kept free of TensorFlow so tools import it cheaply (worker
 processes of the data stages re-import the tool's main module).
 
@@ -22,7 +23,8 @@ processes of the data stages re-import the tool's main module).
              real GTSRB (`--data=GTSRB_Final_Training_Images.zip`).
 """
 
-from alexnet.core.config import ModelConfig, PipelineConfig, TrainConfig
+from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
+                                 TrainConfig)
 from alexnet.core.errors import UserError
 
 PRESETS = {
@@ -55,17 +57,19 @@ PRESETS = {
     },
 }
 
-_CLASSES = (ModelConfig, TrainConfig, PipelineConfig)
+_CLASSES = (ModelConfig, TrainConfig, ConvertConfig, PipelineConfig)
 
 
 def resolve(preset, overrides=None):
-  """(ModelConfig, TrainConfig, PipelineConfig) of a preset with `overrides`
+  """(ModelConfig, TrainConfig, ConvertConfig, PipelineConfig) of a preset
+  with `overrides`
   ({field: value}) applied; UserError for an unknown preset or field, or a
   value out of range."""
   if preset not in PRESETS:
     raise UserError(f"--preset={preset}: choose one of {', '.join(PRESETS)}")
   values = {**PRESETS[preset], **(overrides or {})}
   known = set().union(*(cls.__dataclass_fields__ for cls in _CLASSES))
+  known.discard("quantize")
   unknown = sorted(set(values) - known)
   if unknown:
     raise UserError(f"preset {preset}: unknown settings {', '.join(unknown)}")

@@ -100,7 +100,8 @@ def write(pipeline):
 def _markdown(pipeline, evaluations, tables, figures):
   records = pipeline.records
   splits = records["tfrecords"]["result"]["splits"]
-  overrides = "".join(f" --{k}={v}" for k, v in pipeline.overrides.items())
+  overrides = "".join(f" --{_flag(k)}={_value(v)}"
+                      for k, v in pipeline.overrides.items())
   test_data = f" --test_data={pipeline.test_data}" if pipeline.test_data else ""
   lines = [
       "# AlexNet on GTSRB: pipeline report", "",
@@ -110,6 +111,7 @@ def _markdown(pipeline, evaluations, tables, figures):
       f"- Preset: {pipeline.preset}; seed {pipeline.seed}",
       "- Model: " + _settings(pipeline.model, ("class_names",)),
       "- Training: " + _settings(pipeline.train),
+      "- Conversion: " + _settings(pipeline.convert, ("quantize",)),
       "- Pipeline: " + _settings(pipeline.settings),
       f"- Reproduce all: `python tools/pipeline.py --output_dir={pipeline.dir} "
       f"--data={pipeline.data}{test_data} --preset={pipeline.preset} "
@@ -161,6 +163,15 @@ def _markdown(pipeline, evaluations, tables, figures):
                    f"{c['correct']} | {accuracy} |")
     lines.append("")
   return "\n".join(lines)
+
+
+def _flag(field):
+  # tools/pipeline.py's --seed is the data's; the training seed has its own.
+  return "train_seed" if field == "seed" else field
+
+
+def _value(value):
+  return ",".join(value) if isinstance(value, (list, tuple)) else value
 
 
 def _settings(config, skip=()):

@@ -68,14 +68,13 @@ class Pipeline:
 
   def __init__(self, output_dir, data="synthetic", preset="cpu-fast", seed=0,
                force=False, overrides=None, log=print, test_data=None):
-    self.model, self.train, self.settings = presets.resolve(preset, overrides)
+    self.model, self.train, self.convert, self.settings = presets.resolve(
+        preset, overrides)
     if self.train.seed is None:
       self.train = self.train.replace(seed=seed)
-    if (self.settings.float_layers and
-        len(self.settings.float_layers) != len(set(
-            self.settings.float_layers))):
-      raise UserError(f"--float_layers={','.join(self.settings.float_layers)}"
-                      " names a layer twice")
+    layers = self.convert.float_layers
+    if len(layers) != len(set(layers)):
+      raise UserError(f"--float_layers={','.join(layers)} names a layer twice")
     self.dir = os.path.abspath(output_dir)
     self.data = data
     self.test_data = test_data
@@ -117,7 +116,7 @@ class Pipeline:
         ("summarize", {}, self._summarize),
         ("transform", {"transforms": self.transforms}, self._transform),
         ("tflite", {"variants": self.tflite_variants(),
-                    "samples": s.representative_samples}, self._tflite),
+                    "convert": self.convert.to_dict()}, self._tflite),
         ("compare", {"latency_runs": s.latency_runs}, self._compare),
         ("report", {}, self._report),
     ]
@@ -126,7 +125,7 @@ class Pipeline:
     """{name: (quantize, float layers)} of the TFLite models made."""
     variants = {"float": ("none", ()), "dynamic": ("dynamic", ()),
                 "float16": ("float16", ()), "int8": ("int8", ())}
-    layers = self.settings.float_layers
+    layers = self.convert.float_layers
     if layers:
       variants[f"int8_float_{'_'.join(layers)}"] = ("int8", tuple(layers))
     return variants
@@ -362,8 +361,9 @@ class Pipeline:
       extra = {}
       if quantize == "int8":
         extra = {"representative_data": self.path("tfrecords"),
-                 "representative_samples":
-                     self.settings.representative_samples,
+                 "representative_samples": self.convert.representative_samples,
+                 "representative_split": self.convert.representative_split,
+                 "lower_lrn": self.convert.lower_lrn,
                  "inference_input_type": "QUANTIZED_UINT8",
                  "crop_roi": self.model.crop_roi}
         if layers:
