@@ -13,10 +13,9 @@ TPU). The same function written with quantizable ops,
 runs entirely in int8. The rewrite is exact in float (up to rounding); only
 the usual quantization error is added. LRNs with other beta values are kept.
 
-On x86 with XNNPACK the rewritten int8 AlexNet-227 is slower than the one
-with the float fallback (about 113 vs 66 ms at 1 thread, measured with
-measure_paired_latency): the integer RSQRT/SQRT kernels are not delegated.
-So conversion keeps LRN unless asked (--lower_lrn).
+On x86 with XNNPACK the rewritten int8 AlexNet is slower than the one with
+the float fallback (BENCHMARKS.md): the integer RSQRT/SQRT kernels are not
+delegated. So conversion keeps LRN unless asked (--lower_lrn).
 """
 
 import numpy as np
