@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 # pylint: disable=wrong-import-position
 from alexnet.core import atomic_files
 from alexnet.evaluation import plots
+from alexnet.graph_tools import registry
 from alexnet.runner import comparison
 from alexnet.runner import model_files
 from alexnet.runner.images import load_images
@@ -143,6 +144,12 @@ def _markdown(pipeline, evaluations, tables, figures):
       "split; agreement is top-1 agreement with the frozen graph; latency is "
       "per image at batch 1 (ms) with 1 and 2 threads.", "",
       comparison.markdown_table(tables["validation"]),
+      "## Graph transforms, step by step", "",
+      "The original list on the frozen graph (as `tools/transform.py "
+      "--report` prints it).", "",
+      registry.format_report(
+          registry.TransformRecord(**step)
+          for step in records["transform"]["result"]["steps"]), "",
       "## Steps and how to run each alone", "",
       "| stage | seconds | command |", "|---|---|---|",
   ]

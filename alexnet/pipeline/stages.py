@@ -341,13 +341,17 @@ class Pipeline:
   def _transform(self):
     frozen = self.path("graphs", "frozen.pb")
     out = self.path("graphs", "transformed.pb")
+    stats = []
     result = registry.transform_graph(graph_io.load_graph_def(frozen),
                                       ["input"], [OUTPUT_NODE],
-                                      self.transforms)
+                                      self.transforms, stats=stats)
     graph_io.save_graph_def(result, out)
-    return ({"transformed": out, "bytes": os.path.getsize(out)},
+    # As dicts: the report rebuilds the TransformRecords from the JSON.
+    return ({"transformed": out, "bytes": os.path.getsize(out),
+             "steps": [record._asdict() for record in stats]},
             [_tool("transform", in_graph=frozen, out_graph=out, inputs="input",
-                   outputs=OUTPUT_NODE, transforms=self.transforms)])
+                   outputs=OUTPUT_NODE, transforms=self.transforms,
+                   report=True)])
 
   def _tflite(self):
     # Converted from the frozen graph: the transformed one has its weights

@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from alexnet.graph_tools import graph_io
+from alexnet.graph_tools import transform_parser
 from alexnet.runner import model_files as lite_evaluate
 
 pytestmark = pytest.mark.slow
@@ -129,6 +131,28 @@ def test_report_numbers_match_artifacts(run):
   size_mb = os.path.getsize(os.path.join(run_dir, "tflite",
                                          "alexnet_int8.tflite")) / 2**20
   assert float(rows["tflite_int8"]["size_mb"]) == pytest.approx(size_mb)
+
+
+def test_report_accounts_for_each_transform(run):
+  run_dir, _ = run
+  report = open(os.path.join(run_dir, "report.md")).read()
+  section = report.split("## Graph transforms, step by step\n")[1]
+  section = section.split("\n## ")[0]
+  rows = [line.split(" | ") for line in section.splitlines()
+          if line.startswith("| `")]
+  settings = json.load(open(os.path.join(run_dir, "stages",
+                                         "transform.json")))["settings"]
+  transforms = transform_parser.parse_transforms(settings["transforms"])
+  # One row per transform of the list, in its order.
+  assert [re.match(r"\| `(\w+)", row[0]).group(1) for row in rows] == [
+      name for name, _ in transforms]
+  frozen, transformed = (
+      graph_io.load_graph_def(os.path.join(run_dir, "graphs", name))
+      for name in ("frozen.pb", "transformed.pb"))
+  assert int(rows[0][1]) == len(frozen.node)
+  assert int(rows[-1][2]) == len(transformed.node)
+  # Each transform starts from the graph the one before it left.
+  assert all(a[2] == b[1] for a, b in zip(rows, rows[1:]))
 
 
 def _comparison(run_dir, split):
