@@ -11,6 +11,10 @@ from absl import flags
 
 from alexnet.core import config
 
+# The flags define_config_flags defined, in order: only these are config
+# settings (a tool's own flag may share a field's name, as pipeline's --seed).
+_DEFINED = []
+
 
 def _flag_type(kind):
   """The plain type of a field (Optional[int] -> int)."""
@@ -27,6 +31,7 @@ def define_config_flags(config_class, skip=(), overrides_only=False):
       config_class):
     if name in skip:
       continue
+    _DEFINED.append(name)
     if overrides_only:
       default = None
       help_text += " (default: the preset's)"
@@ -46,14 +51,13 @@ def define_config_flags(config_class, skip=(), overrides_only=False):
       flags.DEFINE_string(name, default, help_text)
 
 
-def given_flags(*config_classes):
+def given_flags():
   """{field: value} of the config flags that were set (overrides_only)."""
   given = {}
-  for config_class in config_classes:
-    for name, *_ in config.flag_fields(config_class):
-      value = getattr(flags.FLAGS, name, None)
-      if value is not None:
-        given[name] = tuple(value) if isinstance(value, list) else value
+  for name in _DEFINED:
+    value = getattr(flags.FLAGS, name)
+    if value is not None:
+      given[name] = tuple(value) if isinstance(value, list) else value
   return given
 
 

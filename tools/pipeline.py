@@ -68,8 +68,7 @@ def main(argv):
     logger.info(line)
 
   log(f"command: {' '.join([sys.executable] + sys.argv)}")
-  overrides = given_flags(ModelConfig, TrainConfig, ConvertConfig,
-                          PipelineConfig)
+  overrides = given_flags()
   if FLAGS.train_seed is not None:
     overrides["seed"] = FLAGS.train_seed
   stages.Pipeline(FLAGS.output_dir, data=FLAGS.data, preset=FLAGS.preset,
