@@ -1,4 +1,6 @@
-"""Shared test set-up: CPU only, quiet TensorFlow, a way to run the tools."""
+"""Shared test set-up: CPU only, quiet TensorFlow, a way to run the tools, and
+the tiny datasets, models and frozen graphs of tests/builders.py, each built
+once per session for whichever folders use it."""
 
 import os
 import subprocess
@@ -10,6 +12,9 @@ import alexnet  # noqa: F401  (before any test imports TensorFlow: kernels)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+# It imports TensorFlow, which reads the settings above when imported.
+from tests import builders  # pylint: disable=wrong-import-position
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,3 +37,50 @@ def run_tool(name, *args, check=True, timeout=600):
 @pytest.fixture
 def tool():
   return run_tool
+
+
+@pytest.fixture(scope="session")
+def tiny_gtsrb(tmp_path_factory):
+  """builders.COLORS built: {"train_images", "test_images", "tfrecords"}."""
+  return builders.build_dataset(tmp_path_factory.mktemp("colors"),
+                                builders.COLORS)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_gtsrb, tmp_path_factory):
+  """A model_dir trained on tiny_gtsrb as builders.COLORS says (2 epochs, 6
+  steps), with best/."""
+  return builders.train_model(tiny_gtsrb["tfrecords"],
+                              str(tmp_path_factory.mktemp("model") / "run"),
+                              builders.COLORS)
+
+
+@pytest.fixture(scope="session")
+def pattern_gtsrb(tmp_path_factory):
+  """builders.PATTERNS built, as tiny_gtsrb (test_images None: no test
+  split)."""
+  return builders.build_dataset(tmp_path_factory.mktemp("patterns"),
+                                builders.PATTERNS)
+
+
+def _pattern_graph(pattern_gtsrb, root, tiny_set):
+  model_dir = builders.train_model(pattern_gtsrb["tfrecords"],
+                                   str(root / "model"), tiny_set)
+  return builders.freeze_model(model_dir, str(root / "frozen.pb"))
+
+
+@pytest.fixture(scope="session")
+def pattern_graph(pattern_gtsrb, tmp_path_factory):
+  """The frozen graph of AlexNet-67 trained on pattern_gtsrb."""
+  return _pattern_graph(pattern_gtsrb, tmp_path_factory.mktemp("pattern_net"),
+                        builders.PATTERNS)
+
+
+@pytest.fixture(scope="session")
+def pattern_graph_equalized(pattern_gtsrb, tmp_path_factory):
+  """pattern_graph's network with input_standardization="equalize"."""
+  equalized = builders.PATTERNS.replace(
+      model=builders.PATTERNS.model.replace(input_standardization="equalize"))
+  return _pattern_graph(pattern_gtsrb,
+                        tmp_path_factory.mktemp("pattern_net_equalized"),
+                        equalized)

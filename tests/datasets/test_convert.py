@@ -11,6 +11,7 @@ from alexnet.datasets import signnames
 from alexnet.datasets import jpeg_folders
 from alexnet.datasets.gtsrb_layout import read_gt_csv, write_gt_csv
 from alexnet.core.errors import UserError
+from tests import builders
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
 
@@ -82,11 +83,11 @@ def test_worker_processes_write_the_same_output(training_tree, tmp_path,
       assert f1.read() == f2.read()
 
 
-def test_crop_roi_stores_only_the_roi(training_tree, tiny_gtsrb, tmp_path):
+def test_crop_roi_stores_only_the_roi(training_tree, tmp_path):
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
   jpeg_folders.convert(images_dir, out, crop_roi=True)
-  x1, y1, x2, y2 = tiny_gtsrb.ROI
+  x1, y1, x2, y2 = builders.roi(16, 16)
   a = jpeg_folders.read_annotations(out)[0]
   assert (a.width, a.height) == (x2 - x1 + 1, y2 - y1 + 1)
   assert (a.roi_x1, a.roi_y1, a.roi_x2, a.roi_y2) == (0, 0, x2 - x1, y2 - y1)

@@ -12,6 +12,7 @@ from alexnet.datasets import signnames
 from alexnet.datasets import tfrecord_reader, tfrecord_writer
 from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import UserError
+from tests import builders
 
 JPEG_TOLERANCE = 4.0  # Mean absolute difference, 0..255, at quality 95.
 SHARED_ZIP = os.path.join(os.path.dirname(__file__), "..", "..", "..",
@@ -98,11 +99,11 @@ def test_pixels_and_labels_survive_the_round_trip(converted, tmp_path):
   assert len(set(tracks.numpy().tolist())) > 1
 
 
-def test_crop_roi_reads_the_roi(converted, tiny_gtsrb, tmp_path):
+def test_crop_roi_reads_the_roi(converted, tmp_path):
   source, pixels = converted
   out = str(tmp_path / "tfrecords")
   tfrecord_writer.build(source, out, num_shards=1, validation_fraction=0.3)
-  x1, y1, x2, y2 = tiny_gtsrb.ROI
+  x1, y1, x2, y2 = builders.roi(16, 16)
   side = x2 - x1 + 1  # The tiny ROI is square: resizing keeps its pixels.
   filename, _, _ = _records(out, "train")[0]
   images, labels = next(iter(tfrecord_reader.make_dataset(
@@ -189,7 +190,7 @@ def test_test_split_is_added_to_an_existing_dataset(converted, final_test_tree,
       "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord"]
 
 
-def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
+def test_bad_datasets_give_user_errors(converted, tmp_path):
   source, _ = converted
   out = str(tmp_path / "tfrecords")
   with pytest.raises(UserError, match="build_tfrecord.py"):
@@ -218,7 +219,8 @@ def test_bad_datasets_give_user_errors(converted, tmp_path, tiny_gtsrb):
   with pytest.raises(UserError, match=f"{second.file} is listed .* missing"):
     tfrecord_writer.build(source, str(tmp_path / "y"))
 
-  one_track, _ = tiny_gtsrb.training(str(tmp_path / "one"), tracks=1)
+  one_track, _ = builders.write_training_layout(
+      str(tmp_path / "one"), builders.SMOOTH.replace(tracks=1))
   one_converted = str(tmp_path / "one_converted")
   jpeg_folders.convert(one_track, one_converted)
   with pytest.raises(UserError, match="only one track"):
@@ -248,9 +250,10 @@ def _run_chain(tool, tmp_path, archive):
   return tfrecord_reader.read_manifest(str(tmp_path / "tfrecords"))
 
 
-def test_tools_chain_from_a_local_archive(tiny_gtsrb, tmp_path, tool):
+@pytest.mark.slow
+def test_tools_chain_from_a_local_archive(tmp_path, tool):
   tree = tmp_path / "tree" / "GTSRB" / "Final_Training"
-  _, pixels = tiny_gtsrb.training(str(tree))
+  _, pixels = builders.write_training_layout(str(tree), builders.SMOOTH)
   archive = tmp_path / "tiny.zip"
   _zip_tree(str(tmp_path / "tree" / "GTSRB"), archive)
 
@@ -260,6 +263,7 @@ def test_tools_chain_from_a_local_archive(tiny_gtsrb, tmp_path, tool):
   assert sum(counts) == len(pixels) and min(counts) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(SHARED_ZIP),
                     reason="../shared/gtsrb archive not present")
 def test_tools_chain_on_real_gtsrb_classes(tmp_path, tool):

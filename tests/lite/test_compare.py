@@ -42,6 +42,7 @@ def test_parse_models():
     comparison.parse_models("x/m.tflite,y/m.tflite")
 
 
+@pytest.mark.slow
 def test_compare_tool_writes_markdown_and_csv(tool, tiny, converted, tmp_path):
   # The dynamic-range model stands in for float here: a quarter the bytes
   # to read and gzip.

@@ -163,7 +163,6 @@ def test_tflite_bytes_converts_up_to_any_layer(quantize, input_type, tolerance,
   the frozen graph's pool2; int8 within 5% of the activation range."""
   images = validation[0][:4]
   graph_def = graph_io.load_graph_def(tiny["graph"])
-  # The tiny graph's inference net is a second, variable-sharing scope.
   pool2 = next(n.name for n in graph_def.node if n.name.endswith("/pool2"))
   with tf.compat.v1.Session(graph=graph_io.import_graph(graph_def)) as sess:
     expected = sess.run(f"{pool2}:0", {"input:0": images})
@@ -212,17 +211,18 @@ def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
   assert metrics.top1_agreement(float_probs, probs) >= 0.95
 
 
+@pytest.mark.slow
 def test_equalizing_network_converts_with_its_equalization_float(
-    tiny, tiny_equalized, validation, tmp_path):
+    tiny, pattern_graph_equalized, validation, tmp_path):
   """input_standardization="equalize" (histogram ops in the graph): the
   float model matches the frozen graph; int8 keeps the histogram ops float
   with the rest of the standardization and agrees with float."""
   images = validation[0]
-  want = _frozen_predict(tiny_equalized, images)
+  want = _frozen_predict(pattern_graph_equalized, images)
   paths = {name: str(tmp_path / f"{name}.tflite") for name in ("float", "int8")}
-  converter.convert_frozen_graph(tiny_equalized, paths["float"])
+  converter.convert_frozen_graph(pattern_graph_equalized, paths["float"])
   converter.convert_frozen_graph(
-      tiny_equalized, paths["int8"], quantize="int8",
+      pattern_graph_equalized, paths["int8"], quantize="int8",
       inference_input_type="QUANTIZED_UINT8",
       representative_data=tiny["data_dir"], representative_samples=24)
   float_probs = interpreter.predict(interpreter.load(paths["float"]), images)

@@ -79,6 +79,7 @@ def _checkpoint_step(model_dir):
   return checkpoints.global_step(path) if path else 0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tiny_gtsrb, tiny, tmp_path):
   model_dir = str(tmp_path / "run")
   args = [sys.executable, os.path.join(REPO_ROOT, "tools", "train.py"),
@@ -117,6 +118,7 @@ def test_resume_after_sigkill(tiny_gtsrb, tiny, tmp_path):
                                      "saved_model.pb"))
 
 
+@pytest.mark.slow
 def test_moving_averages_are_validated_and_kept(tiny_gtsrb, tiny, tmp_path):
   model_dir = str(tmp_path / "run")
   trainer.train(tiny_gtsrb["tfrecords"], model_dir, tiny.model,
