@@ -101,6 +101,50 @@ def keep_nodes(graph_def, keep):
       key=lambda n: order[n.name] if n.name in keep else total + order[n.name])
   kept = sum(1 for name in order if name in keep)
   del graph_def.node[kept:]
+  update_colocation(graph_def.node,
+                    existing={node.name for node in graph_def.node})
+
+
+# Colocation hints: attr "_class" lists b"loc:@NAME", "run me where NAME
+# runs". TensorFlow refuses to import a graph whose hint names no node.
+COLOCATION_ATTR = "_class"
+_LOC = b"loc:@"
+
+
+def update_colocation(nodes, renames=None, existing=None):
+  """Keeps the `_class` colocation hints of `nodes` naming real nodes.
+
+  Every transform that renames, merges or removes nodes calls it (removal
+  through keep_nodes): a hint loc:@OLD becomes loc:@renames[OLD], and with
+  `existing` (a set of node names, or None for no check) a hint naming no
+  node in it is dropped; a node left without hints loses the attribute.
+  Returns the nodes whose hints changed.
+  """
+  renames = renames or {}
+  changed = []
+  for node in nodes:
+    if COLOCATION_ATTR not in node.attr:
+      continue
+    hints = node.attr[COLOCATION_ATTR].list.s
+    new_hints = []
+    for hint in hints:
+      if hint.startswith(_LOC):
+        target = hint[len(_LOC):].decode()
+        target = renames.get(target, target)
+        if existing is not None and target not in existing:
+          continue
+        hint = _LOC + target.encode()
+      if hint not in new_hints:
+        new_hints.append(hint)
+    if new_hints == list(hints):
+      continue
+    changed.append(node)
+    if new_hints:
+      del hints[:]
+      hints.extend(new_hints)
+    else:
+      del node.attr[COLOCATION_ATTR]
+  return changed
 
 
 def rename_inputs(graph_def, renames):

@@ -208,10 +208,9 @@ _CASES = {
     # TensorFlow ignores attributes it does not know that start with `_`.
     "rename_attribute": _Case(
         "old_attribute_name=_class, new_attribute_name=_colocation"),
-    # Softmax and ArgMax read the logits. (Renaming a weight Const breaks
-    # the import: its Identity's `_class` would name the old name.)
+    # A weight: its Identity read's colocation hint (`_class`) follows.
     "rename_node": _Case(
-        "old_node_name=alexnet/fc8/BiasAdd, new_node_name=logits"),
+        "old_node_name=alexnet/conv1/weights, new_node_name=conv1_weights"),
     # Per-image standardization divides floats: Div computes the same.
     "rename_op": _Case("old_op_name=RealDiv, new_op_name=Div"),
     "round_weights": _Case("num_steps=256"),
@@ -220,14 +219,6 @@ _CASES = {
     "sparsify_gather": _Case(idle=_BOTH),
     # As in the original list; `classes` is no requested output.
     "strip_unused_nodes": _Case('type=float, shape="1,67,67,3"'),
-}
-
-# Neither rewrites the `_class` colocation hints (loc:@NAME) that the
-# weights' Identity reads carry, so TF 2.21 refuses the result.
-_COLOCATION_BUG = {
-    "merge_duplicate_nodes": "the Identity of a merged-away bias Const still "
-                             "names it",
-    "obfuscate_names": "the Identities still name the weights' old names",
 }
 
 # The lossy transforms as docs/graph_transforms.md states them: the largest
@@ -268,17 +259,8 @@ def _assert_weights_within_bound(frozen_graph, out, lossy, helpers):
     assert np.abs(values - want).max() <= bound, node.name
 
 
-def _transform_params():
-  for name in registry.TRANSFORM_NAMES:
-    marks = ()
-    if name in _COLOCATION_BUG:
-      marks = pytest.mark.xfail(raises=UserError, strict=True,
-                                reason=_COLOCATION_BUG[name])
-    yield pytest.param(name, marks=marks)
-
-
 @pytest.mark.parametrize("normalization", ["lrn", "batch_norm"])
-@pytest.mark.parametrize("name", _transform_params())
+@pytest.mark.parametrize("name", registry.TRANSFORM_NAMES)
 def test_every_transform_keeps_predictions(frozen, helpers, name,
                                            normalization):
   case = _CASES.get(name, _Case())

@@ -28,6 +28,7 @@ def _fold_once(graph_def, protected, tensors):
   nodes = graph_utils.node_map(graph_def)
   readers = folding.readers(graph_def)
   removed = set()
+  renamed = {}
   for mul in list(graph_def.node):
     if mul.op != "Mul" or mul.name in removed:
       continue
@@ -56,7 +57,9 @@ def _fold_once(graph_def, protected, tensors):
     mul_name = mul.name
     mul.CopyFrom(conv)
     mul.name = mul_name
+    renamed[conv.name] = mul_name
   if removed:
+    graph_utils.update_colocation(graph_def.node, renamed)
     graph_utils.keep_nodes(graph_def,
                            {n.name for n in graph_def.node} - removed)
   return bool(removed)

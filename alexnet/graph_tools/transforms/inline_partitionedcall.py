@@ -136,6 +136,8 @@ def _inline(call, functions, signatures, keep_call):
     if not reads_body:
       node.input.extend(controls)
     new_nodes.append(node)
+  graph_utils.update_colocation(
+      new_nodes, {n.name: body.prefix + n.name for n in function.node_def})
   outputs = [body.translate(function.ret[arg.name])[0]
              for arg in function.signature.output_arg]
   if keep_call:

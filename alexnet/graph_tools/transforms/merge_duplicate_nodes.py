@@ -5,7 +5,8 @@ Options: none.
 Two nodes are duplicates when they have the same op, inputs (in order,
 'a' and 'a:0' alike), device and attributes, Const values included, and
 the op is not stateful; the first in file order stays and readers of the
-others read it instead (same output slot). Merging makes their consumers
+others read it instead (same output slot), and colocation hints (`_class`,
+loc:@NAME) naming them name it. Merging makes their consumers
 duplicates in turn, so it repeats until nothing changes. Nodes named in
 --inputs or --outputs keep their names and are never merged. Ops
 TensorFlow 2.21 does not know (custom ops, calls of library functions)
@@ -34,7 +35,8 @@ def _mergeable(op):
 
 class _Signatures:
   """What makes nodes duplicates, with each stored Const content hashed once
-  (a node's attributes and content do not change between rounds)."""
+  (a node's attributes and content change between rounds only where a
+  colocation hint named a merged node: see forget)."""
 
   def __init__(self, tensors, keep_names):
     self._tensors = tensors
@@ -54,6 +56,9 @@ class _Signatures:
           for name in sorted(node.attr) if name != tensor_store.MARKER)
       self._attrs[node.name] = key
     return key
+
+  def forget(self, node):
+    self._attrs.pop(node.name, None)
 
   def of(self, node):
     inputs = []
@@ -89,6 +94,10 @@ def _merge_once(graph_def, signatures):
     if changed:
       del node.input[:]
       node.input.extend(inputs)
+  # Hints that named a merged node name the one kept; those nodes' attributes
+  # changed, so their signatures are computed again.
+  for node in graph_utils.update_colocation(graph_def.node, merged):
+    signatures.forget(node)
   graph_utils.keep_nodes(graph_def,
                          {n.name for n in graph_def.node} - set(merged))
   return True

@@ -4,7 +4,8 @@ Options: none.
 
 Every node except those named in --inputs and --outputs gets a name counted
 in base 62 ('0'..'9', 'a'..'z', 'A'..'Z') in file order, skipping ids that
-equal a kept name; all inputs are rewritten to match. The graph computes
+equal a kept name; all inputs, and the colocation hints (`_class`,
+loc:@NAME), are rewritten to match. The graph computes
 exactly what it did, so a converter can still be pointed at the same input
 and output names.
 
@@ -61,4 +62,6 @@ def transform(graph_def, context):
       new_inputs.append(prefix + new_names[name] + suffix)
     del node.input[:]
     node.input.extend(new_inputs)
+  graph_utils.update_colocation(graph_def.node, new_names,
+                                set(new_names.values()))
   return graph_def

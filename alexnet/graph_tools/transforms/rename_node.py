@@ -5,7 +5,7 @@ Options:
   new_node_name: its new name (required, once; no other node may have it).
 
 Every input that reads the node (any output slot, or as a control input)
-follows it. Use it to give an output a name a runtime or converter
+follows it, and so do the colocation hints (`_class`, loc:@NAME) naming it. Use it to give an output a name a runtime or converter
 expects, e.g. rename_node(old_node_name=super/deep/output,
 new_node_name=output). A node named in --inputs or --outputs cannot be
 renamed in the same run, since later steps look for it by that name: rename
@@ -61,4 +61,5 @@ def transform(graph_def, context):
     if renamed:
       del node.input[:]
       node.input.extend(renamed)
+  graph_utils.update_colocation(graph_def.node, {old: new})
   return graph_def
