@@ -55,10 +55,16 @@ flags.DEFINE_string("variable_names_blacklist", "",
 flags.DEFINE_string("initializer_nodes", "",
                     "Comma-separated nodes to run after restoring; the "
                     "variable values they leave are frozen.")
-flags.DEFINE_string("restore_op_name", "save/restore_all",
-                    "Deprecated and unused, as in freeze_graph.py.")
-flags.DEFINE_string("filename_tensor_name", "save/Const:0",
-                    "Deprecated and unused, as in freeze_graph.py.")
+# TensorFlow's freeze_graph.py still takes both and ignores them ("Deprecated,
+# unused by updated loading code"); so do we, and say so once.
+_IGNORED_HELP = ("Ignored, as TensorFlow's freeze_graph.py ignores it (it is "
+                 "deprecated there): variables are read from "
+                 "--input_checkpoint by name, or as the saver of "
+                 "--input_saver, --input_meta_graph or the SavedModel says. "
+                 "Giving it prints one warning.")
+_IGNORED_FLAGS = ("restore_op_name", "filename_tensor_name")
+flags.DEFINE_string("restore_op_name", "save/restore_all", _IGNORED_HELP)
+flags.DEFINE_string("filename_tensor_name", "save/Const:0", _IGNORED_HELP)
 
 
 def _names(text):
@@ -70,10 +76,12 @@ def main(argv):
     raise UserError(f"unexpected argument {argv[1]}: use --flag=value")
   if not FLAGS.output_graph:
     raise UserError("--output_graph is required")
-  for flag in ("restore_op_name", "filename_tensor_name"):
-    if FLAGS[flag].present:
-      logging.warning("--%s is deprecated and unused, as in "
-                      "freeze_graph.py", flag)
+  ignored = [f"--{flag}" for flag in _IGNORED_FLAGS if FLAGS[flag].present]
+  if ignored:
+    logging.warning("%s ignored, as TensorFlow's freeze_graph.py ignores "
+                    "(deprecated there): the restore comes from "
+                    "--input_checkpoint and the graph's saver",
+                    " and ".join(ignored))
   denylist = (_names(FLAGS.variable_names_denylist) +
               _names(FLAGS.variable_names_blacklist))
   frozen = freeze.freeze_graph(

@@ -72,10 +72,18 @@ def test_convert_sh_chain(tmp_path, helpers):
 
 def test_bad_inputs_give_one_line_and_no_output(tool, exported, tmp_path):
   tmp, checkpoint = exported
-  tool("freeze", f"--input_graph={tmp}/graph.pbtxt", "--input_binary=false",
-       f"--input_checkpoint={checkpoint}", f"--output_graph={tmp}/frozen.pb",
-       "--output_node_names=probabilities")
+  # freeze_graph.py ignores these two (deprecated there); so do we, saying so
+  # in one warning.
+  proc = tool("freeze", f"--input_graph={tmp}/graph.pbtxt",
+              "--input_binary=false", f"--input_checkpoint={checkpoint}",
+              f"--output_graph={tmp}/frozen.pb",
+              "--output_node_names=probabilities",
+              "--restore_op_name=nothing/restore", "--filename_tensor_name=x:0")
+  warnings = [l for l in proc.stderr.splitlines() if "ignored" in l]
+  assert len(warnings) == 1, proc.stderr
+  assert "--restore_op_name and --filename_tensor_name" in warnings[0]
   frozen = (tmp / "frozen.pb").read_bytes()
+  assert graph_io.load_graph_def(str(tmp / "frozen.pb")).node
   # Cut inside the last record: a cut exactly between records would leave
   # a shorter but valid GraphDef that only --outputs can catch.
   (tmp / "cut.pb").write_bytes(frozen[:-3])
