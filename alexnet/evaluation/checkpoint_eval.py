@@ -25,8 +25,8 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
       must end (OutOfRange) after one pass.
     num_examples: for the progress bar's total, if known.
     desc: progress bar label.
-    summary_dir: if given, the streaming metrics are written there as
-      TensorBoard summaries at the checkpoint's step.
+    summary_dir: if given, the streaming metrics and the report's top-5 are
+      written there as TensorBoard summaries at the checkpoint's step.
     session_config: tf.compat.v1.ConfigProto.
 
   Returns:
@@ -61,7 +61,9 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
   step = checkpoints.global_step(checkpoint_path)
   report.update(checkpoint=checkpoint_path, step=step)
   if summary_dir:
-    _write_summaries(summary_dir, streaming, step or 0)
+    # top-5 as the report counts it (ties against the label, see metrics).
+    _write_summaries(summary_dir, dict(streaming, top5=report["top5"]),
+                     step or 0)
   return report
 
 

@@ -2,6 +2,20 @@
 
 Shared by the TensorFlow evaluation and the TensorFlow Lite tools, so both
 report the same numbers the same way.
+
+Top-k counts a tie against the label: an image is a top-k hit only when
+fewer than k other classes score at least as high as its label. That is the
+opposite of `tf.math.in_top_k`, which counts every class tied at the k-th
+score as inside the top k. We take the strict convention because ties are
+common exactly where the figures are compared: an int8 model's output has
+256 levels, so many classes share the score 0 (and a float softmax can
+underflow to 0 too); with ties as hits a model that scores every class
+alike would read top-5 100%, and a quantized model would look better than
+the float one it came from for no reason of its own. Counted against the
+label, top-k is what a user sees who is shown k classes and no more.
+Top-1 is the model's prediction (argmax, a tie going to the lower class id,
+as every argmax does): the class the confusion matrix and the agreement
+count, and the one a deployed model returns.
 """
 
 
@@ -22,7 +36,8 @@ def classification_report(labels, probabilities, class_names):
     class_names: C names, index = class id.
 
   Returns:
-    dict with count, top1, top5 (fractions), loss (mean cross-entropy),
+    dict with count, top1, top5 (fractions; top-5 counts ties against the
+    label, see the module docstring), loss (mean cross-entropy),
     per_class [{id, name, count, correct, accuracy (None if count 0)}] and
     confusion (C x C nested lists, rows true class, columns predicted).
   """
@@ -35,9 +50,8 @@ def classification_report(labels, probabilities, class_names):
     raise ValueError(f"probabilities have shape {probabilities.shape}, "
                      f"expected ({labels.size}, {num_classes})")
   predicted = probabilities.argmax(axis=1)
-  # A label is in the top 5 when fewer than 5 classes score strictly higher.
   label_prob = probabilities[np.arange(labels.size), labels]
-  rank = (probabilities > label_prob[:, None]).sum(axis=1)
+  rank = top_k_rank(probabilities, labels)
   confusion = np.zeros([num_classes, num_classes], dtype=np.int64)
   np.add.at(confusion, (labels, predicted), 1)
   per_class = []
@@ -57,13 +71,24 @@ def classification_report(labels, probabilities, class_names):
   }
 
 
+def top_k_rank(probabilities, labels):
+  """The label's rank per row, ties counted against it: the number of other
+  classes scoring at least as high (a top-k hit is rank < k; see the module
+  docstring). A NaN score of the label ranks last."""
+  probabilities = np.asarray(probabilities)
+  labels = np.asarray(labels, dtype=np.int64)
+  label_prob = probabilities[np.arange(labels.size), labels]
+  rank = (probabilities >= label_prob[:, None]).sum(axis=1) - 1
+  return np.where(np.isnan(label_prob), probabilities.shape[1], rank)
+
+
 def format_report(report):
   """The report as readable text: totals, then one line per class."""
   lines = [
       f"examples: {report['count']}",
       f"loss (cross-entropy): {report['loss']:.4f}",
       f"top-1 accuracy: {100 * report['top1']:.2f}%",
-      f"top-5 accuracy: {100 * report['top5']:.2f}%",
+      f"top-5 accuracy (ties count as misses): {100 * report['top5']:.2f}%",
       "",
       f"{'id':>3}  {'accuracy':>8}  {'correct':>7}/{'count':<5}  sign",
   ]

@@ -141,7 +141,7 @@ def _markdown(pipeline, evaluations, tables, figures):
   lines += [
       "## Model variants (validation split)", "",
       "Sizes in MiB; top1/top5/agreement are fractions of the validation "
-      "split; agreement is top-1 agreement with the frozen graph; latency is "
+      "split (top-5 counts ties against the label); agreement is top-1 agreement with the frozen graph; latency is "
       "per image at batch 1 (ms) with 1 and 2 threads.", "",
       comparison.markdown_table(tables["validation"]),
       "## Graph transforms, step by step", "",

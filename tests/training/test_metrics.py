@@ -48,11 +48,29 @@ def test_format_report_lists_every_class_with_its_name():
   text = metrics.format_report(
       metrics.classification_report(labels, probabilities, NAMES))
   assert "top-1 accuracy: 50.00%" in text
-  assert "top-5 accuracy: 75.00%" in text
+  assert "top-5 accuracy (ties count as misses): 75.00%" in text
   for name in NAMES:
     assert name in text
   stop_line = next(line for line in text.splitlines() if line.endswith("Stop"))
   assert "50.0%" in stop_line and "1/2" in stop_line
+
+
+def test_top5_counts_ties_against_the_label():
+  # Every class alike: no class is ranked, so nothing is in the top 5.
+  uniform = np.full([3, 6], 1 / 6)
+  report = metrics.classification_report([0, 3, 5], uniform, NAMES)
+  assert report["top5"] == 0.0
+  # The label tied with the 5th-highest class: a miss; one step above it
+  # (or ties only below it): a hit.
+  tied = np.array([[0.4, 0.2, 0.1, 0.1, 0.1, 0.1],
+                   [0.4, 0.2, 0.1, 0.1, 0.1, 0.1]])
+  assert metrics.top_k_rank(tied, [5, 1]).tolist() == [5, 1]
+  report = metrics.classification_report([5, 1], tied, NAMES)
+  assert report["top5"] == pytest.approx(1 / 2)
+  # int8-like outputs: the label at 0 with most classes also at 0 misses.
+  quantized = np.zeros([1, 6])
+  quantized[0, 0] = 1.0
+  assert metrics.classification_report([4], quantized, NAMES)["top5"] == 0.0
 
 
 def test_bad_shapes_are_refused():

@@ -59,7 +59,7 @@ def test_specs_per_mode():
   with tf.Graph().as_default():
     spec = _spec(ModeKeys.EVAL)
     assert spec.train_op is None
-    assert set(spec.eval_metric_ops) == {"accuracy", "top5", "cross_entropy"}
+    assert set(spec.eval_metric_ops) == {"accuracy", "cross_entropy"}
     assert tf.compat.v1.train.get_global_step() is None
   with tf.Graph().as_default():
     spec = _spec(ModeKeys.TRAIN, label_smoothing=0.1)
