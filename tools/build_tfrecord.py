@@ -16,13 +16,15 @@ from absl import app, flags
 from alexnet.datasets import tfrecord_writer
 from alexnet.core.errors import exit_on_user_error
 
+from config_flags import define_float, define_integer
+
 flags.DEFINE_string("input_dir", None, "Output of tools/convert_dataset.py.")
 flags.DEFINE_string("output_dir", None, "Dataset directory to write.")
-flags.DEFINE_integer("num_shards", 4, "Shards per split (fewer for a split "
-                     "with fewer images).")
-flags.DEFINE_float("validation_fraction", 0.1, "Fraction of each class's "
-                   "tracks held out for validation.")
-flags.DEFINE_integer("seed", 0, "Seed of the track split and shard order.")
+define_integer("num_shards", 4, "Shards per split (fewer for a split with "
+               "fewer images).", low=1)
+define_float("validation_fraction", 0.1, "Fraction of each class's tracks "
+             "held out for validation.", low=0, high=1, high_open=True)
+define_integer("seed", 0, "Seed of the track split and shard order.", low=0)
 flags.DEFINE_boolean("overwrite", False, "Replace an existing dataset (or its "
                      "test split).")
 flags.mark_flags_as_required(["input_dir", "output_dir"])

@@ -14,17 +14,19 @@ from absl import flags
 from alexnet.core.errors import exit_on_user_error
 from alexnet.runner import comparison
 
+from config_flags import define_integer
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFRecords directory (build_tfrecord).")
 flags.DEFINE_string("split", "validation", "Split to evaluate on.")
 flags.DEFINE_string("models", None, "Comma-separated paths or name=path "
                     "pairs; the first is the reference.")
 flags.DEFINE_string("output_dir", None, "Directory for the tables.")
-flags.DEFINE_integer("latency_runs", 50, "Timed runs per thread count "
-                     "(after warm-up); 0 skips latency.")
-flags.DEFINE_multi_integer("threads", [1, 2], "Thread counts to time "
-                           "(repeat the flag).", lower_bound=1)
-flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
+define_integer("latency_runs", 50, "Timed runs per thread count (after "
+               "warm-up); 0 skips latency.", low=0)
+define_integer("threads", [1, 2], "Thread counts to time (repeat the flag).",
+               low=1, multi=True)
+define_integer("limit", None, "Evaluate only the first N images.", low=1)
 flags.DEFINE_string("test_dir", None, "A GTSRB Final_Test/Images folder with "
                     "GT-final_test.csv, used instead of --data_dir.")
 flags.DEFINE_boolean("crop_roi", False, "Crop each image to the sign's ROI "

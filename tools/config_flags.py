@@ -3,6 +3,13 @@
 One flag per config field, with the field's name, default and help, so the
 flag names (those of TensorFlow's original tools) and the defaults have one
 owner; `config_from_flags` builds the checked config back from them.
+
+Every numeric flag has its allowed range checked when the command line is
+parsed, before main runs (so a refused run writes nothing): the config
+flags with their field's range, a tool's own numeric flags with the range
+given to `define_integer` / `define_float`; both by config.range_problem.
+A bad value exits 1 with absl's one line, e.g.
+`FATAL Flags parsing error: flag --batch_size=0: out of range: it must be >= 1`.
 """
 
 import typing
@@ -27,7 +34,7 @@ def _flag_type(kind):
 def define_config_flags(config_class, skip=(), overrides_only=False):
   """Defines a flag for each field of `config_class` not in `skip`; with
   `overrides_only` every flag defaults to None (unset: the preset's value)."""
-  for name, kind, default, help_text, choices in config.flag_fields(
+  for name, kind, default, help_text, choices, bounds in config.flag_fields(
       config_class):
     if name in skip:
       continue
@@ -41,14 +48,46 @@ def define_config_flags(config_class, skip=(), overrides_only=False):
     elif kind is bool:
       flags.DEFINE_boolean(name, default, help_text)
     elif kind is int:
-      flags.DEFINE_integer(name, default, help_text)
+      define_integer(name, default, help_text, **_bounds(bounds))
     elif kind is float:
-      flags.DEFINE_float(name, default, help_text)
+      define_float(name, default, help_text, **_bounds(bounds))
     elif typing.get_origin(kind) is tuple:
       flags.DEFINE_list(name, None if default is None else list(default),
                         help_text)
     else:
       flags.DEFINE_string(name, default, help_text)
+
+
+def _bounds(meta):
+  return {k: meta[k] for k in ("low", "high", "low_open", "high_open")}
+
+
+def _check_range(name, meta):
+  def check(value):
+    for v in value if isinstance(value, list) else [value]:
+      problem = config.range_problem(v, meta)
+      if problem:
+        raise flags.ValidationError(f"{v} is out of range: {problem}")
+    return True
+  flags.register_validator(name, check)
+
+
+def define_integer(name, default, help_text, low=None, high=None,
+                   low_open=False, high_open=False, multi=False):
+  """An integer flag (repeatable if `multi`) whose values must lie in the
+  range (None: unbounded; an unset flag, None, is not checked)."""
+  define = flags.DEFINE_multi_integer if multi else flags.DEFINE_integer
+  define(name, default, help_text)
+  _check_range(name, {"low": low, "high": high, "low_open": low_open,
+                      "high_open": high_open})
+
+
+def define_float(name, default, help_text, low=None, high=None,
+                 low_open=False, high_open=False):
+  """A float flag whose value must lie in the range (see define_integer)."""
+  flags.DEFINE_float(name, default, help_text)
+  _check_range(name, {"low": low, "high": high, "low_open": low_open,
+                      "high_open": high_open})
 
 
 def given_flags():

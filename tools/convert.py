@@ -16,11 +16,11 @@ its input normalization as TFLite metadata.
 from absl import app
 from absl import flags
 
-from alexnet.core.config import ConvertConfig
+from alexnet.core.config import MIN_IMAGE_SIZE, ConvertConfig
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import converter
 
-from config_flags import config_from_flags, define_config_flags
+from config_flags import config_from_flags, define_config_flags, define_integer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Frozen GraphDef (.pb).")
@@ -37,8 +37,8 @@ flags.DEFINE_enum("inference_output_type", None, list(converter.IO_TYPES),
                   "Output type (default: the input type).")
 flags.DEFINE_string("representative_data", None,
                     "TFRecords directory for int8 calibration.")
-flags.DEFINE_integer("image_size", None, "Calibration image size; must match "
-                     "the graph's input (default: the graph's).")
+define_integer("image_size", None, "Calibration image size; must match the "
+               "graph's input (default: the graph's).", low=MIN_IMAGE_SIZE)
 flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
                      "sign's ROI when read (models trained with --crop_roi).")
 # --quantize, --representative_samples/_split, --float_layers, --lower_lrn.

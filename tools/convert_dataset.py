@@ -14,6 +14,8 @@ from absl import app, flags
 from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import exit_on_user_error
 
+from config_flags import define_integer
+
 flags.DEFINE_string("input_dir", None, "GTSRB .../Final_Training/Images (class "
                     "folders 000NN) or .../Final_Test/Images.")
 flags.DEFINE_string("output_dir", None, "Directory to create.")
@@ -22,8 +24,8 @@ flags.DEFINE_boolean("crop_roi", False, "Store only each image's region of "
 flags.DEFINE_boolean("skip_bad", False, "Skip corrupt images, bad CSV rows "
                      "and folders without a CSV, listing them at the end.")
 flags.DEFINE_boolean("overwrite", False, "Replace an existing output_dir.")
-flags.DEFINE_integer("num_workers", None, "Processes for JPEG work (default: "
-                     "one per core).")
+define_integer("num_workers", None, "Processes for JPEG work (default: one "
+               "per core).", low=1)
 flags.mark_flags_as_required(["input_dir", "output_dir"])
 FLAGS = flags.FLAGS
 

@@ -32,6 +32,8 @@ from alexnet.core.atomic_files import atomic_write
 from alexnet.runner import comparison
 from alexnet.estimator.model_dir import load_model_config
 
+from config_flags import define_integer
+
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
 flags.DEFINE_enum("split", "validation", ["train", "validation", "test"],
@@ -41,8 +43,8 @@ flags.DEFINE_string("test_dir", None, "GTSRB Final_Test/Images folder with "
 flags.DEFINE_string("checkpoint", "best", "best, latest or a checkpoint path.")
 flags.DEFINE_string("output_dir", None, "Where the report and plots go "
                     "(default: MODEL_DIR/evaluation_SPLIT).")
-flags.DEFINE_integer("batch_size", 64, "Images per batch.")
-flags.DEFINE_integer("num_threads", 0, "Op threads (0: all cores).")
+define_integer("batch_size", 64, "Images per batch.", low=1)
+define_integer("num_threads", 0, "Op threads (0: all cores).", low=0)
 flags.DEFINE_string("model", None, "A .tflite model or frozen .pb graph to "
                     "evaluate instead of --model_dir's checkpoint.")
 flags.DEFINE_string("reference_model", None, "With --model: the float model "
@@ -50,8 +52,8 @@ flags.DEFINE_string("reference_model", None, "With --model: the float model "
 flags.DEFINE_boolean("crop_roi", False, "With --model: crop each image to the "
                      "sign's ROI when read (models trained with --crop_roi; "
                      "a model_dir knows it from its model_config.json).")
-flags.DEFINE_integer("latency_runs", 50, "With --model: timed runs per thread "
-                     "count at batch 1, after warm-up (0: no latency).")
+define_integer("latency_runs", 50, "With --model: timed runs per thread count "
+               "at batch 1, after warm-up (0: no latency).", low=0)
 FLAGS = flags.FLAGS
 
 

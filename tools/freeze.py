@@ -21,6 +21,8 @@ from alexnet.core.errors import UserError
 from alexnet.core.errors import exit_on_user_error
 from alexnet.graph_tools import freeze
 
+from config_flags import define_integer
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_graph", "", "GraphDef file to freeze.")
 flags.DEFINE_string("input_meta_graph", "",
@@ -39,9 +41,8 @@ flags.DEFINE_boolean("input_binary", False,
                      "Whether the graph, meta graph and saver files are "
                      "binary (else text).")
 flags.DEFINE_string("input_checkpoint", "", "Checkpoint prefix (V1 or V2).")
-flags.DEFINE_integer("checkpoint_version", 2,
-                     "1 or 2; as in freeze_graph.py both formats are read "
-                     "whatever it says.")
+define_integer("checkpoint_version", 2, "1 or 2; as in freeze_graph.py both "
+               "formats are read whatever it says.", low=1, high=2)
 flags.DEFINE_string("output_graph", None, "Frozen GraphDef to write.")
 flags.DEFINE_string("output_node_names", "",
                     "Comma-separated output node names.")

@@ -16,17 +16,19 @@ from absl import flags
 from alexnet.datasets import synthetic_gtsrb
 from alexnet.core.errors import UserError, exit_on_user_error
 
+from config_flags import define_integer
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Directory to create (must not hold a "
                     "result unless --overwrite).")
-flags.DEFINE_integer("tracks_per_class", 10, "Sign instances per class.")
-flags.DEFINE_integer("frames_per_track", 10, "Images per sign instance, at "
-                     "growing size.")
-flags.DEFINE_integer("seed", 0, "Random seed; same seed, same bytes.")
+define_integer("tracks_per_class", 10, "Sign instances per class.", low=1)
+define_integer("frames_per_track", 10, "Images per sign instance, at growing "
+               "size.", low=1)
+define_integer("seed", 0, "Random seed; same seed, same bytes.", low=0)
 flags.DEFINE_enum("layout", "train", list(synthetic_gtsrb.LAYOUTS),
                   "train: Final_Training layout; test: Final_Test layout.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing output_dir.")
-flags.DEFINE_integer("processes", 2, "Worker processes.")
+define_integer("processes", 2, "Worker processes.", low=1)
 flags.mark_flag_as_required("output_dir")
 
 

@@ -12,7 +12,9 @@ from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.datasets import image_files
 from alexnet.serving import predictor
 
-flags.DEFINE_integer("top_k", 5, "How many classes to print per image.")
+from config_flags import define_integer
+
+define_integer("top_k", 5, "How many classes to print per image.", low=1)
 FLAGS = flags.FLAGS
 
 

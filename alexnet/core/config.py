@@ -40,26 +40,35 @@ def _check(config):
     if meta["choices"] is not None and value not in meta["choices"]:
       raise UserError(f"--{f.name}={value} is not one of "
                       f"{', '.join(map(str, meta['choices']))}")
-    low, high = meta["low"], meta["high"]
-    if low is None and high is None:
-      continue
-    too_low = low is not None and (value <= low if meta["low_open"]
-                                   else value < low)
-    too_high = high is not None and (value >= high if meta["high_open"]
-                                     else value > high)
-    if too_low or too_high:
-      raise UserError(f"--{f.name}={value} is out of range: it must be "
-                      f"{_range_text(meta)}")
+    problem = range_problem(value, meta)
+    if problem:
+      raise UserError(f"--{f.name}={value} is out of range: {problem}")
+
+
+def range_problem(value, meta):
+  """None if `value` is within meta's low/high (each end open if
+  low_open/high_open; None: unbounded), else what it must be ("it must be
+  >= 1"). The one range rule of every numeric setting and flag."""
+  low, high = meta.get("low"), meta.get("high")
+  if value is None or (low is None and high is None):
+    return None
+  too_low = low is not None and (value <= low if meta.get("low_open")
+                                 else value < low)
+  too_high = high is not None and (value >= high if meta.get("high_open")
+                                   else value > high)
+  if too_low or too_high:
+    return f"it must be {_range_text(meta)}"
+  return None
 
 
 def _range_text(meta):
   low, high = meta["low"], meta["high"]
   if high is None:
-    return f"{'>' if meta['low_open'] else '>='} {low}"
+    return f"{'>' if meta.get('low_open') else '>='} {low}"
   if low is None:
-    return f"{'<' if meta['high_open'] else '<='} {high}"
-  return (f"in {'(' if meta['low_open'] else '['}{low}, {high}"
-          f"{')' if meta['high_open'] else ']'}")
+    return f"{'<' if meta.get('high_open') else '<='} {high}"
+  return (f"in {'(' if meta.get('low_open') else '['}{low}, {high}"
+          f"{')' if meta.get('high_open') else ']'}")
 
 
 class _Checked:
@@ -192,11 +201,12 @@ class PipelineConfig(_Checked):
 
 
 def flag_fields(config_class):
-  """[(name, type, default, help, choices)] of a config's fields, for tools
-  that define flags from them."""
+  """[(name, type, default, help, choices, range)] of a config's fields, for
+  tools that define flags from them; range is the field's metadata (low,
+  high, low_open, high_open) for range_problem."""
   hints = typing.get_type_hints(config_class)
   rows = []
   for f in dataclasses.fields(config_class):
     rows.append((f.name, hints[f.name], f.default, f.metadata["help"],
-                 f.metadata["choices"]))
+                 f.metadata["choices"], dict(f.metadata)))
   return rows
