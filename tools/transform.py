@@ -63,6 +63,8 @@ def main(argv):
   graph_def = registry.transform_graph(graph_def, _names(FLAGS.inputs),
                                        _names(FLAGS.outputs), transforms,
                                        tensors, progress=True, stats=stats)
+  # Never write a graph that convert or compare could not load.
+  graph_io.import_graph(graph_def, f"{FLAGS.in_graph} after --transforms")
   graph_io.save_graph_def(graph_def, FLAGS.out_graph,
                           as_text=FLAGS.output_as_text, tensors=tensors)
   print(f"wrote {FLAGS.out_graph} ({len(graph_def.node)} nodes)")

@@ -1,5 +1,7 @@
 """Image files of any format Pillow reads, as uint8 RGB arrays."""
 
+import io
+
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -16,3 +18,17 @@ def read_image(path):
   except (UnidentifiedImageError, OSError, SyntaxError) as e:
     raise UserError(f"image {path} is unreadable ({e}): pass a .ppm, .jpg or "
                     ".png image") from None
+
+
+def check_decodes(data, path):
+  """UserError naming `path` unless its bytes `data` decode as an image in
+  full (a file can carry the right markers around a corrupt body)."""
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image.load()
+  except UnidentifiedImageError:
+    raise UserError(f"image {path} does not decode (no image format "
+                    "recognized): convert it again or remove it") from None
+  except (OSError, SyntaxError, ValueError) as e:
+    raise UserError(f"image {path} does not decode ({e}): convert it again "
+                    "or remove it") from None

@@ -86,7 +86,7 @@ def _read_rows(csv_path, bad):
     return []
 
 
-def _row_tasks(folder, csv_path, rows, split, bad):
+def _row_tasks(folder, csv_path, rows, split, bad, folder_class=None):
   tasks = []
   for row in rows:
     where = f"{csv_path} row {row.filename}"
@@ -94,6 +94,10 @@ def _row_tasks(folder, csv_path, rows, split, bad):
       raise UserError(f"{csv_path} has no ClassId column; use the labeled "
                       f"{TEST_GT_CSV} from GTSRB_Final_Test_GT.zip")
     if not _class_ok(row.class_id, where, bad):
+      continue
+    if folder_class is not None and row.class_id != folder_class:
+      bad(f"{where}: ClassId {row.class_id} disagrees with its class folder "
+          f"{folder} ({folder_class}); correct the row or move the image")
       continue
     if os.path.basename(row.filename) != row.filename or row.filename in (
         "", ".", ".."):
@@ -128,7 +132,7 @@ def _training_tasks(input_dir, class_dirs, bad):
       bad(f"class folder {folder} has no {train_csv_name(int(name))}")
       continue
     tasks += _row_tasks(folder, csv_path, _read_rows(csv_path, bad), "train",
-                        bad)
+                        bad, folder_class=int(name))
   return tasks
 
 

@@ -7,6 +7,7 @@ only tf.data ops, so it works eagerly and inside a tf.compat.v1 graph
 (make_one_shot_iterator / make_initializable_iterator).
 """
 
+import contextlib
 import json
 import os
 
@@ -61,6 +62,42 @@ def shard_paths(data_dir, split, manifest=None):
       raise UserError(f"{path} is listed in {tw.MANIFEST} but missing; "
                       "rebuild with tools/build_tfrecord.py --overwrite")
   return paths
+
+
+def _first_line(error):
+  text = str(getattr(error, "message", "") or error).strip()
+  return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def find_corrupt_shard(data_dir, splits):
+  """(path, error) of the first shard of `splits` whose records fail their
+  checksums or end early, or None. Reads every record: only called once
+  reading has failed."""
+  manifest = read_manifest(data_dir)
+  for split in splits:
+    if split not in manifest["splits"]:
+      continue
+    for path in shard_paths(data_dir, split, manifest):
+      try:
+        for _ in tf.compat.v1.io.tf_record_iterator(path):
+          pass
+      except tf.errors.OpError as e:
+        return path, e
+  return None
+
+
+@contextlib.contextmanager
+def reading(data_dir, *splits):
+  """Turns TensorFlow's DataLossError, raised by whatever reads the splits'
+  shards in the block, into a UserError naming the corrupt shard."""
+  try:
+    yield
+  except tf.errors.DataLossError as e:
+    found = find_corrupt_shard(data_dir, splits)
+    path, error = found if found else (data_dir, e)
+    raise UserError(f"{path} is corrupt or truncated ({_first_line(error)}): "
+                    "rebuild the dataset with tools/build_tfrecord.py "
+                    "--overwrite") from None
 
 
 def split_count(manifest, split):
@@ -165,9 +202,11 @@ def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None,
     with tf.compat.v1.Session() as sess:
       while True:
         try:
-          yield sess.run(next_batch)
+          with reading(data_dir, split):
+            batch = sess.run(next_batch)
         except tf.errors.OutOfRangeError:
           return
+        yield batch
 
 
 def load_split(data_dir, split, image_size, limit=None, crop_roi=False):

@@ -18,8 +18,9 @@ import random
 import tensorflow as tf
 from tqdm import tqdm
 
-from alexnet.datasets import signnames
+from alexnet.datasets import image_files
 from alexnet.datasets import jpeg_folders
+from alexnet.datasets import signnames
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir, atomic_path, atomic_write
 
@@ -100,6 +101,7 @@ def _read_jpeg(converted_dir, annotation):
   if not (data.startswith(b"\xff\xd8") and data.rstrip(b"\0").endswith(
       b"\xff\xd9")):
     raise UserError(f"{path} is not a complete JPEG; {advice}")
+  image_files.check_decodes(data, path)
   return data
 
 

@@ -11,6 +11,7 @@ validation, best/ (which stores them under the plain names), evaluation and
 export all use the averaged model.
 """
 
+import glob
 import json
 import os
 
@@ -73,13 +74,79 @@ def average_name(variable):
   return f"{variable.op.name}/{MOVING_AVERAGE}"
 
 
+def _unreadable(checkpoint_path, error, what=""):
+  """The UserError of a checkpoint that TensorFlow cannot read."""
+  text = str(getattr(error, "message", "") or error).strip()
+  first = text.splitlines()[0][:200] if text else type(error).__name__
+  return UserError(f"checkpoint {checkpoint_path} is corrupt or truncated"
+                   f"{what} ({first}): pass another checkpoint (e.g. an "
+                   "earlier model.ckpt-STEP) or train it again")
+
+
+class Reader:
+  """tf.train.load_checkpoint's reader, checked: every failure to read the
+  checkpoint is a UserError naming it (and the variable). The one way the
+  project reads checkpoint values."""
+
+  def __init__(self, checkpoint_path):
+    self.path = checkpoint_path
+    # V2 checkpoints are PATH.index + PATH.data-*, V1 ones the file PATH.
+    if not (glob.glob(glob.escape(checkpoint_path) + "*") and (
+        not os.path.isdir(checkpoint_path) or latest(checkpoint_path))):
+      raise UserError(f"checkpoint {checkpoint_path} not found (no "
+                      f"{checkpoint_path}.index): pass a path prefix like "
+                      "DIR/model.ckpt-1000")
+    try:
+      self._reader = tf.train.load_checkpoint(checkpoint_path)
+    except (tf.errors.OpError, ValueError, IndexError) as e:
+      raise _unreadable(checkpoint_path, e) from None
+
+  def shapes(self):
+    """{name: shape} of every saved tensor."""
+    return self._reader.get_variable_to_shape_map()
+
+  def has_tensor(self, name):
+    return self._reader.has_tensor(name)
+
+  def get_tensor(self, name):
+    try:
+      return self._reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError) as e:
+      raise _unreadable(self.path, e, f" (reading {name})") from None
+
+
+def check_readable(checkpoint_path):
+  """Reads every tensor of the checkpoint once; UserError naming it (and the
+  first unreadable variable) when one cannot be read."""
+  reader = Reader(checkpoint_path)
+  for name in sorted(reader.shapes()):
+    reader.get_tensor(name)
+
+
+def remove_leftovers(save_dir):
+  """Deletes the temporary files (PREFIX*.tempstate*) that a killed or
+  failed checkpoint save leaves in save_dir; their paths."""
+  leftovers = glob.glob(os.path.join(glob.escape(save_dir),
+                                     f"{PREFIX}*.tempstate*"))
+  for path in leftovers:
+    os.remove(path)
+  return leftovers
+
+
+def resume_point(model_dir):
+  """The checkpoint training resumes from (None for a new run), checked
+  readable, after removing leftovers of interrupted saves (also in best/)."""
+  remove_leftovers(model_dir)
+  remove_leftovers(os.path.join(model_dir, BEST_DIR))
+  path = latest(model_dir)
+  if path is not None:
+    check_readable(path)
+  return path
+
+
 def _saved_shapes(checkpoint_path):
   """The checkpoint's {name: shape}; UserError if it cannot be read."""
-  try:
-    return dict(tf.train.list_variables(checkpoint_path))
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError(f"checkpoint {checkpoint_path} is unreadable ({e}); use "
-                    "another one") from None
+  return dict(Reader(checkpoint_path).shapes())
 
 
 def averaged_names(checkpoint_path):
@@ -116,7 +183,10 @@ def restore(session, checkpoint_path, variables=None):
   averages = {average_name(v): v for v in variables}
   if averages and all(name in saved for name in averages):
     variables = averages
-  tf.compat.v1.train.Saver(variables).restore(session, checkpoint_path)
+  try:
+    tf.compat.v1.train.Saver(variables).restore(session, checkpoint_path)
+  except (tf.errors.OpError, ValueError, IndexError) as e:
+    raise _unreadable(checkpoint_path, e) from None
 
 
 def save(session, save_dir, step=None, variables=None):

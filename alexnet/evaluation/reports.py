@@ -7,6 +7,7 @@
                                 from the model's train_log.jsonl, if any
 """
 
+import contextlib
 import json
 import os
 
@@ -61,9 +62,11 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
     input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
                                              batch_size)
     count, name = tfrecord_reader.split_count(manifest, split), split
-  return checkpoint_eval.evaluate(
-      checkpoint_path, model, input_fn, num_examples=count,
-      desc=f"evaluate {name}", session_config=session_config(num_threads))
+  with tfrecord_reader.reading(data_dir, split) if data_dir and not test_dir \
+      else contextlib.nullcontext():
+    return checkpoint_eval.evaluate(
+        checkpoint_path, model, input_fn, num_examples=count,
+        desc=f"evaluate {name}", session_config=session_config(num_threads))
 
 
 def write_report(report, class_names, output_dir, model_dir=None):

@@ -1,7 +1,7 @@
 """freeze_graph on GraphDef: checkpoint values become Const nodes.
 
 Like tensorflow/python/tools/freeze_graph.py, but without a Session: the
-variables' values are read with tf.train.load_checkpoint and written straight
+variables' values are read with alexnet.estimator.checkpoints.Reader and written straight
 into the GraphDef. Only what the output nodes need is kept.
 
   VariableV2 / Variable  -> Const (its Identity "read" nodes stay Identities)
@@ -30,6 +30,7 @@ from tensorflow.python.saved_model import constants
 from tensorflow.python.tools import saved_model_utils
 
 from alexnet.core.errors import UserError
+from alexnet.estimator import checkpoints
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import graph_utils
 
@@ -49,11 +50,7 @@ def _checkpoint_key(node):
 
 
 def _open_checkpoint(path):
-  try:
-    return tf.train.load_checkpoint(path)
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError(f"checkpoint {path} cannot be read ({type(e).__name__}): "
-                    "pass a checkpoint prefix like model.ckpt-1000") from None
+  return checkpoints.Reader(path)
 
 
 def _selected(name, whitelist, blacklist):

@@ -8,6 +8,7 @@ large Const contents are not copied into the message at all.
 
 import os
 
+import numpy as np
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 import tensorflow as tf
@@ -103,9 +104,51 @@ def _parse_text(path):
     with open(path, "r", encoding="utf-8") as f:
       text_format.Merge(f.read(), graph_def)
   except (text_format.ParseError, UnicodeDecodeError) as e:
-    raise UserError(f"{path} is not a valid text GraphDef ({e}): "
-                    "pass a GraphDef .pbtxt or .pb file") from None
+    raise UserError(f"{path} is not a valid text GraphDef ({_short(e)}): "
+                    "it is truncated or not a GraphDef; pass a GraphDef "
+                    ".pbtxt or .pb file") from None
   return graph_def
+
+
+def _short(error, limit=160):
+  """The first line of an error, cut to `limit` characters: parse errors
+  quote the offending text, which may be a whole file on one line."""
+  text = str(error).strip()
+  first = text.splitlines()[0] if text else type(error).__name__
+  return first if len(first) <= limit else first[:limit] + "..."
+
+
+def _check_consts(graph_def, tensors, path):
+  """UserError naming the first Const whose stored bytes do not fit its
+  dtype and shape (a corrupt or hand-edited file)."""
+  for node in graph_def.node:
+    if node.op != "Const" or "value" not in node.attr:
+      continue
+    tensor = node.attr["value"].tensor
+    dims = [d.size for d in tensor.tensor_shape.dim]
+    try:
+      itemsize = tf.dtypes.as_dtype(tensor.dtype).size
+    except TypeError:
+      itemsize = 0
+    if (any(d < 0 for d in dims) or not itemsize or
+        tensor.dtype == tf.string.as_datatype_enum):
+      continue
+    count = int(np.prod(dims, dtype=np.int64))
+    size = tensors.content_size(node)
+    values = max((len(getattr(tensor, f.name)) for f in
+                  tensor.DESCRIPTOR.fields if f.name.endswith("_val")),
+                 default=0)
+    if size and size != count * itemsize:
+      problem = (f"holds {size} bytes but its "
+                 f"{tf.dtypes.as_dtype(tensor.dtype).name} shape {dims} "
+                 f"needs {count * itemsize}")
+    elif not size and values > max(count, 1) * (2 if tensor.dtype in (
+        tf.complex64.as_datatype_enum, tf.complex128.as_datatype_enum) else 1):
+      problem = f"holds {values} values but its shape {dims} has {count}"
+    else:
+      continue
+    raise UserError(f"{path}: Const node '{node.name}' {problem}: the file is "
+                    "corrupt; write the graph again")
 
 
 def load_graph_def(path, binary=None, tensors=None):
@@ -134,12 +177,13 @@ def load_graph_def(path, binary=None, tensors=None):
   if binary is False and not is_text:
     raise UserError(f"{path} is a binary GraphDef but was given as text: "
                     "pass --input_binary=true")
+  tensors = tensors or tensor_store.TensorStore(detach_min_bytes=None)
   if is_text:
     graph_def = _parse_text(path)
   else:
-    graph_def = _parse_binary(
-        path, tensors or tensor_store.TensorStore(detach_min_bytes=None))
+    graph_def = _parse_binary(path, tensors)
   check_graph(graph_def, path)
+  _check_consts(graph_def, tensors, path)
   return graph_def
 
 
@@ -210,19 +254,22 @@ def import_graph(graph_def, path="the graph"):
     with graph.as_default():
       tf.graph_util.import_graph_def(graph_def, name="")
   except (ValueError, TypeError, tf.errors.OpError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)
-    raise UserError(f"{path} does not import into TensorFlow ({first}): "
+    raise UserError(f"{path} does not import into TensorFlow ({_short(e)}): "
                     "regenerate it, or check the transforms that wrote it"
                     ) from None
   return graph
 
 
 def io_tensors(graph, path, input_name, output_name):
-  """(input tensor, output tensor) by node name; UserError if absent."""
-  try:
-    return (graph.get_tensor_by_name(f"{graph_utils.node_name(input_name)}:0"),
-            graph.get_tensor_by_name(
-                f"{graph_utils.node_name(output_name)}:0"))
-  except KeyError as e:
-    raise UserError(f"{path} has no node {e}: check --input_arrays/"
-                    "--output_arrays") from None
+  """(input tensor, output tensor) by node name; UserError naming the one
+  that is no node of the graph."""
+  found = []
+  for kind, name in (("input", input_name), ("output", output_name)):
+    node = graph_utils.node_name(name)
+    try:
+      found.append(graph.get_operation_by_name(node).outputs[0])
+    except (KeyError, IndexError):
+      raise UserError(f"{path} has no {kind} node '{node}': check "
+                      f"--{kind}_arrays (tools/summarize.py --in_graph={path} "
+                      "lists the likely inputs and outputs)") from None
+  return tuple(found)

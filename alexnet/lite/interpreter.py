@@ -17,8 +17,11 @@ from alexnet.lite import flatbuffer
 
 
 def load(model_path=None, model_content=None, num_threads=1, xnnpack=True):
-  """An allocated LiteRT interpreter for a file or bytes.
+  """An allocated LiteRT interpreter for a file or bytes (`model_path`, if
+  given with them, names the file they came from).
 
+  The checked .tflite loader: a model LiteRT refuses (truncated, corrupt
+  flatbuffer, unknown ops) is a UserError naming the file.
   xnnpack=False runs TFLite's built-in kernels only (for profiling: XNNPACK
   is what phones and every other caller here use).
   """
@@ -26,10 +29,17 @@ def load(model_path=None, model_content=None, num_threads=1, xnnpack=True):
     model_content = flatbuffer.read_tflite(model_path)
   resolver = (OpResolverType.AUTO if xnnpack else
               OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-  interpreter = Interpreter(model_content=model_content,
-                            num_threads=num_threads,
-                            experimental_op_resolver_type=resolver)
-  interpreter.allocate_tensors()
+  try:
+    interpreter = Interpreter(model_content=model_content,
+                              num_threads=num_threads,
+                              experimental_op_resolver_type=resolver)
+    interpreter.allocate_tensors()
+  except (ValueError, RuntimeError) as e:
+    text = str(e).strip()
+    first = text.splitlines()[0][:200] if text else type(e).__name__
+    raise UserError(f"{model_path or 'the model'} is not a valid TensorFlow "
+                    f"Lite model ({first}): it is truncated or corrupt; "
+                    "convert it again with tools/convert.py") from None
   return interpreter
 
 

@@ -59,7 +59,7 @@ def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
   input (dtype/scale/zero_point), ops summary and float_fallback_ops.
   """
   content = flatbuffer.read_tflite(model_path)
-  interpreter = lite_interpreter.load(model_content=content)
+  interpreter = lite_interpreter.load(model_path, model_content=content)
   model_size = lite_interpreter.input_image_size(interpreter, model_path)
   if image_size and image_size != model_size:
     raise UserError(f"{model_path} takes {model_size}x{model_size} images but "

@@ -223,7 +223,7 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
   model_dir_lib.check_model_dir(model_dir, model)
   model_dir_lib.save_model_config(model_dir, model)
 
-  start = checkpoints.latest(model_dir)
+  start = checkpoints.resume_point(model_dir)
   start_step = checkpoints.global_step(start) if start else 0
   if start and run.moving_average_decay and not checkpoints.averaged_names(
       start):
@@ -239,10 +239,11 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
                        log)
     # Killed between an epoch's last checkpoint and its log line: finish it.
     _, epochs_logged = train_log.read(log_path)
-    if start_step and (start_step % steps_per_epoch == 0 or
-                       start_step >= max_steps) and not any(
-                           r["step"] == start_step for r in epochs_logged):
-      trainer.end_epoch(None, start_step)
-    if start_step < max_steps:
-      trainer.train(start_step)
+    with tfrecord_reader.reading(data_dir, "train", "validation"):
+      if start_step and (start_step % steps_per_epoch == 0 or
+                         start_step >= max_steps) and not any(
+                             r["step"] == start_step for r in epochs_logged):
+        trainer.end_epoch(None, start_step)
+      if start_step < max_steps:
+        trainer.train(start_step)
   return max(start_step, max_steps)

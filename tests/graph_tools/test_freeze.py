@@ -68,7 +68,7 @@ def test_errors(tmp_path):
   graph_def, checkpoint, *_ = _model(tmp_path, False)
   with pytest.raises(UserError, match="nope"):
     freeze.freeze_graph_def(graph_def, checkpoint, ["nope"])
-  with pytest.raises(UserError, match="cannot be read"):
+  with pytest.raises(UserError, match="missing.ckpt not found"):
     freeze.freeze_graph_def(graph_def, str(tmp_path / "missing.ckpt"), ["out"])
   other = tf.Graph()
   with other.as_default():
