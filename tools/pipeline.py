@@ -18,10 +18,10 @@ from absl import app, flags
 
 from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
                                  TrainConfig)
-from alexnet.core.errors import exit_on_user_error
+from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.pipeline.presets import PRESETS
 
-from config_flags import define_config_flags, given_flags
+from config_flags import define_config_flags, define_integer, given_flags
 
 flags.DEFINE_string("output_dir", None, "The run folder.")
 flags.DEFINE_string("data", "synthetic",
@@ -35,9 +35,9 @@ flags.DEFINE_enum("preset", "cpu-fast", list(PRESETS),
                   "cpu-fast: small input, minutes on 2 cores; faithful: "
                   "227x227 as in the original project; gtsrb-99: the best "
                   "real-GTSRB recipe (BENCHMARKS.md).")
-flags.DEFINE_integer("seed", 0, "Seed of the data, the split and training.")
-flags.DEFINE_integer("train_seed", None, "Training seed (default: the "
-                     "preset's, else --seed).", lower_bound=0)
+define_integer("seed", 0, "Seed of the data, the split and training.", low=0)
+define_integer("train_seed", None, "Training seed (default: the preset's, "
+               "else --seed).", low=0)
 flags.DEFINE_boolean("force", False, "Redo complete stages.")
 # Any setting of the preset can be overridden by its own flag.
 define_config_flags(ModelConfig, skip=("num_classes", "class_names"),
@@ -54,6 +54,22 @@ def main(argv):
   # Imported here: spawned data workers re-import this module, and must not
   # pay for TensorFlow.
   from alexnet.pipeline import stages  # pylint: disable=import-outside-toplevel
+  overrides = given_flags()
+  if FLAGS.train_seed is not None:
+    overrides["seed"] = FLAGS.train_seed
+  # Made (and so checked) before the run folder: a refused run writes nothing.
+  pipeline = stages.Pipeline(FLAGS.output_dir, data=FLAGS.data,
+                             preset=FLAGS.preset, seed=FLAGS.seed,
+                             force=FLAGS.force, overrides=overrides, log=print,
+                             test_data=FLAGS.test_data)
+  for flag in ("data", "test_data"):
+    path = getattr(FLAGS, flag)
+    if path and path != "synthetic" and not os.path.exists(path):
+      raise UserError(f"--{flag}={path} does not exist: pass a GTSRB zip or "
+                      "folder" + (", or 'synthetic'" if flag == "data" else ""))
+  if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+    raise UserError(f"--output_dir={FLAGS.output_dir} is a file: pass a "
+                    "folder for the run")
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   log_file = logging.FileHandler(os.path.join(FLAGS.output_dir,
                                               "pipeline.log"))
@@ -68,12 +84,13 @@ def main(argv):
     logger.info(line)
 
   log(f"command: {' '.join([sys.executable] + sys.argv)}")
-  overrides = given_flags()
-  if FLAGS.train_seed is not None:
-    overrides["seed"] = FLAGS.train_seed
-  stages.Pipeline(FLAGS.output_dir, data=FLAGS.data, preset=FLAGS.preset,
-                  seed=FLAGS.seed, force=FLAGS.force, overrides=overrides,
-                  log=log, test_data=FLAGS.test_data).run()
+  pipeline.log = log
+  try:
+    pipeline.run()
+  except (UserError, OSError) as e:
+    # The terminal gets it from exit_on_user_error; the log keeps it too.
+    logger.info("error: %s", e)
+    raise
 
 
 if __name__ == "__main__":

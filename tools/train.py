@@ -11,6 +11,7 @@ Run the same command again to continue an interrupted run.
 
 from absl import app, flags
 
+from alexnet.core import atomic_files
 from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.core.errors import exit_on_user_error
 from alexnet.estimator import checkpoints
@@ -34,6 +35,11 @@ flags.mark_flags_as_required(["data_dir", "model_dir"])
 FLAGS = flags.FLAGS
 
 
+def _has_progress():
+  latest = checkpoints.latest(FLAGS.model_dir)
+  return bool(latest and checkpoints.global_step(latest))
+
+
 def main(argv):
   del argv
   # Checkpoint saves and the logging hook's loss lines, printed once (not
@@ -43,7 +49,10 @@ def main(argv):
   # Both checked (one line naming a bad flag) before anything is written.
   model = config_from_flags(ModelConfig, skip=_FROM_DATASET)
   train_config = config_from_flags(TrainConfig)
-  step = trainer.train(FLAGS.data_dir, FLAGS.model_dir, model, train_config)
+  # A new run that fails before a step's checkpoint (the session's first is
+  # step 0's) leaves no model_dir behind.
+  with atomic_files.created_dir(FLAGS.model_dir, keep=_has_progress):
+    step = trainer.train(FLAGS.data_dir, FLAGS.model_dir, model, train_config)
   print(f"trained to step {step} in {FLAGS.model_dir}")
   plots.plot_training(FLAGS.model_dir, FLAGS.model_dir)
   if FLAGS.export:

@@ -5,11 +5,50 @@ nothing, never a half-written file that a later step would trust.
 """
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 
 from alexnet.core.errors import UserError
+
+# Failures of the file system under an output, not of the data being written.
+_WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                           errno.EROFS, errno.EACCES, errno.EPERM,
+                           errno.ENOTDIR, errno.EISDIR))
+_DISK_FULL = ("No space left on device", "Disk quota exceeded")
+
+
+def _is_write_failure(error, tmp):
+  """True for an OSError on the temporary output (or none named), and for
+  TensorFlow's errors of a full disk (ResourceExhaustedError included)."""
+  if isinstance(error, OSError):
+    return error.errno in _WRITE_ERRNOS and (
+        not error.filename or str(error.filename).startswith(tmp))
+  text = str(error)
+  return hasattr(error, "error_code") and (
+      type(error).__name__ == "ResourceExhaustedError" or
+      any(s in text for s in _DISK_FULL) or (tmp in text))
+
+
+def write_failed(path, error, needed_bytes=None):
+  """The UserError for a failed write of `path` (the user's name for it,
+  never our temporary one): a full disk says how much is free, and how
+  much was needed where known."""
+  parent = os.path.dirname(os.path.abspath(path)) or "."
+  text = getattr(error, "strerror", None) or str(error)
+  full = (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or
+          type(error).__name__ == "ResourceExhaustedError" or
+          any(s in str(error) for s in _DISK_FULL))
+  if full:
+    free = shutil.disk_usage(parent).free if os.path.isdir(parent) else 0
+    needed = f"{needed_bytes:,} bytes needed, " if needed_bytes else ""
+    return UserError(f"cannot write {path}: the disk is full ({needed}"
+                     f"{free:,} bytes free in {parent}): free some space or "
+                     "write somewhere else")
+  first = text.strip().splitlines()[0][:200] if text.strip() else ""
+  return UserError(f"cannot write {path} ({first}): check that {parent} is "
+                   "a writable directory")
 
 
 def _umask():
@@ -18,42 +57,107 @@ def _umask():
   return mask
 
 
-def _tmp_sibling(path, is_dir):
-  parent = os.path.dirname(os.path.abspath(path)) or "."
-  if is_dir:
-    # A whole output tree may be nested anywhere; a single file is written
-    # only beside something that exists, which catches typos in its path.
-    os.makedirs(parent, exist_ok=True)
-  elif not os.path.isdir(parent):
-    raise UserError(f"output directory {parent} does not exist: create it first")
-  base = os.path.basename(path.rstrip("/"))
-  if is_dir:
-    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the result
-    return tmp
-  fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
-  os.close(fd)
-  os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not 0600
-  return tmp
+def _file_above(path):
+  """The nearest existing ancestor of `path` if it is a file, else None."""
+  parent = os.path.dirname(os.path.abspath(path))
+  while parent and not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  return parent if parent and not os.path.isdir(parent) else None
+
+
+def _missing_top(path):
+  """The outermost of `path`'s parent folders that does not exist yet (what
+  writing `path` creates), or None."""
+  top, parent = None, os.path.dirname(os.path.abspath(path))
+  while parent and not os.path.exists(parent):
+    top, parent = parent, os.path.dirname(parent)
+  return top
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-  """Yields a temporary file path in `path`'s directory; renames it on success."""
+def created_dir(path, keep=None):
+  """Makes the folder `path` (and its missing parents) for the block; if
+  the block fails, removes what it made, so a failed tool leaves no output
+  folder it created -- unless `keep()` says it holds something to resume
+  from. An existing folder is left as it is."""
+  top = None if os.path.isdir(path) else (_missing_top(path) or
+                                          os.path.abspath(path))
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UserError(f"cannot write into {path}: it is a file, not a "
+                    "directory; pass another output path")
+  blocker = _file_above(path)
+  if blocker:
+    raise UserError(f"cannot write {path}: {blocker} is a file, not a "
+                    "directory; pass another output path")
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    raise write_failed(os.path.join(path, ""), e) from None
+  try:
+    yield path
+  except BaseException:
+    if not (keep and keep()):
+      remove_created(top)
+    raise
+
+
+def remove_created(top):
+  """Deletes the folder tree `top` that a failed step created (None: none)."""
+  if top:
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def _tmp_sibling(path, is_dir):
+  parent = os.path.dirname(os.path.abspath(path)) or "."
+  blocker = _file_above(path)
+  if blocker:
+    raise UserError(f"cannot write {path}: {blocker} is a file, not a "
+                    "directory; pass another output path")
+  try:
+    if is_dir:
+      # A whole output tree may be nested anywhere; a single file is written
+      # only beside something that exists, which catches typos in its path.
+      os.makedirs(parent, exist_ok=True)
+    elif not os.path.isdir(parent):
+      raise UserError(f"output directory {parent} does not exist: create it "
+                      "first")
+    base = os.path.basename(path.rstrip("/"))
+    if is_dir:
+      tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+      os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the result
+      return tmp
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", dir=parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not 0600
+    return tmp
+  except OSError as e:
+    raise write_failed(path, e) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path, needed_bytes=None):
+  """Yields a temporary file path in `path`'s directory; renames it on success.
+
+  A full disk or unwritable target is a UserError naming `path` (and
+  `needed_bytes`, the size to be written, where known).
+  """
   tmp = _tmp_sibling(path, is_dir=False)
   try:
     yield tmp
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     if os.path.exists(tmp):
       os.remove(tmp)
+    if _is_write_failure(e, tmp):
+      raise write_failed(path, e, needed_bytes) from None
     raise
 
 
 def atomic_write(path, data):
   """Writes bytes or str to `path` atomically."""
   mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
-  with atomic_path(path) as tmp:
+  size = len(data.encode() if isinstance(data, str) else data)
+  with atomic_path(path, needed_bytes=size) as tmp:
     with open(tmp, mode) as f:
       f.write(data)
 
@@ -66,6 +170,7 @@ def atomic_dir(path, overwrite=False):
   """
   if os.path.exists(path) and os.listdir(path) and not overwrite:
     raise UserError(f"{path} already holds a result: pass --overwrite to replace it")
+  created = _missing_top(path)
   tmp = _tmp_sibling(path, is_dir=True)
   try:
     yield tmp
@@ -76,8 +181,11 @@ def atomic_dir(path, overwrite=False):
       old = tmp + ".old"
       os.replace(path, old)
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     shutil.rmtree(tmp, ignore_errors=True)
+    remove_created(created)
+    if _is_write_failure(e, tmp):
+      raise write_failed(path, e) from None
     raise
   if old:
     shutil.rmtree(old, ignore_errors=True)
