@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 
-from alexnet.core.errors import UserError
+from alexnet.core.errors import UserError, first_line
 
 # Failures of the file system under an output, not of the data being written.
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
@@ -36,7 +36,6 @@ def write_failed(path, error, needed_bytes=None):
   never our temporary one): a full disk says how much is free, and how
   much was needed where known."""
   parent = os.path.dirname(os.path.abspath(path)) or "."
-  text = getattr(error, "strerror", None) or str(error)
   full = (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or
           type(error).__name__ == "ResourceExhaustedError" or
           any(s in str(error) for s in _DISK_FULL))
@@ -46,8 +45,8 @@ def write_failed(path, error, needed_bytes=None):
     return UserError(f"cannot write {path}: the disk is full ({needed}"
                      f"{free:,} bytes free in {parent}): free some space or "
                      "write somewhere else")
-  first = text.strip().splitlines()[0][:200] if text.strip() else ""
-  return UserError(f"cannot write {path} ({first}): check that {parent} is "
+  reason = getattr(error, "strerror", None) or first_line(error)
+  return UserError(f"cannot write {path} ({reason}): check that {parent} is "
                    "a writable directory")
 
 

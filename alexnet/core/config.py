@@ -62,7 +62,7 @@ def range_problem(value, meta):
 
 
 def _range_text(meta):
-  low, high = meta["low"], meta["high"]
+  low, high = meta.get("low"), meta.get("high")
   if high is None:
     return f"{'>' if meta.get('low_open') else '>='} {low}"
   if low is None:

@@ -4,6 +4,15 @@ import functools
 import sys
 
 
+def first_line(error, limit=200):
+  """The first line of an exception's message (TensorFlow's `message` if it
+  has one), cut to `limit` characters: library errors often run to many
+  lines, or quote a whole input file on one."""
+  text = str(getattr(error, "message", "") or error).strip()
+  line = text.splitlines()[0] if text else type(error).__name__
+  return line if len(line) <= limit else line[:limit] + "..."
+
+
 class UserError(Exception):
   """Bad input or environment: the message names the file or value and what to do.
 

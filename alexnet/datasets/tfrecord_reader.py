@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from alexnet.core.errors import UserError
+from alexnet.core.errors import UserError, first_line
 from alexnet.datasets import preprocessing
 from alexnet.datasets import signnames
 from alexnet.datasets import tfrecord_writer as tw
@@ -64,11 +64,6 @@ def shard_paths(data_dir, split, manifest=None):
   return paths
 
 
-def _first_line(error):
-  text = str(getattr(error, "message", "") or error).strip()
-  return text.splitlines()[0][:200] if text else type(error).__name__
-
-
 def find_corrupt_shard(data_dir, splits):
   """(path, error) of the first shard of `splits` whose records fail their
   checksums or end early, or None. Reads every record: only called once
@@ -95,7 +90,7 @@ def reading(data_dir, *splits):
   except tf.errors.DataLossError as e:
     found = find_corrupt_shard(data_dir, splits)
     path, error = found if found else (data_dir, e)
-    raise UserError(f"{path} is corrupt or truncated ({_first_line(error)}): "
+    raise UserError(f"{path} is corrupt or truncated ({first_line(error)}): "
                     "rebuild the dataset with tools/build_tfrecord.py "
                     "--overwrite") from None
 

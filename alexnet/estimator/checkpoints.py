@@ -17,7 +17,7 @@ import os
 
 import tensorflow as tf
 
-from alexnet.core.errors import UserError
+from alexnet.core.errors import UserError, first_line
 
 PREFIX = "model.ckpt"  # Checkpoints are PREFIX-STEP.* (export/: PREFIX.*).
 BEST_DIR = "best"
@@ -76,10 +76,8 @@ def average_name(variable):
 
 def _unreadable(checkpoint_path, error, what=""):
   """The UserError of a checkpoint that TensorFlow cannot read."""
-  text = str(getattr(error, "message", "") or error).strip()
-  first = text.splitlines()[0][:200] if text else type(error).__name__
   return UserError(f"checkpoint {checkpoint_path} is corrupt or truncated"
-                   f"{what} ({first}): pass another checkpoint (e.g. an "
+                   f"{what} ({first_line(error)}): pass another checkpoint (e.g. an "
                    "earlier model.ckpt-STEP) or train it again")
 
 

@@ -14,7 +14,7 @@ from google.protobuf import text_format
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
-from alexnet.core.errors import UserError
+from alexnet.core.errors import UserError, first_line
 from alexnet.core.atomic_files import atomic_path
 from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import tensor_store
@@ -104,18 +104,10 @@ def _parse_text(path):
     with open(path, "r", encoding="utf-8") as f:
       text_format.Merge(f.read(), graph_def)
   except (text_format.ParseError, UnicodeDecodeError) as e:
-    raise UserError(f"{path} is not a valid text GraphDef ({_short(e)}): "
+    raise UserError(f"{path} is not a valid text GraphDef ({first_line(e)}): "
                     "it is truncated or not a GraphDef; pass a GraphDef "
                     ".pbtxt or .pb file") from None
   return graph_def
-
-
-def _short(error, limit=160):
-  """The first line of an error, cut to `limit` characters: parse errors
-  quote the offending text, which may be a whole file on one line."""
-  text = str(error).strip()
-  first = text.splitlines()[0] if text else type(error).__name__
-  return first if len(first) <= limit else first[:limit] + "..."
 
 
 def _check_consts(graph_def, tensors, path):
@@ -254,7 +246,7 @@ def import_graph(graph_def, path="the graph"):
     with graph.as_default():
       tf.graph_util.import_graph_def(graph_def, name="")
   except (ValueError, TypeError, tf.errors.OpError) as e:
-    raise UserError(f"{path} does not import into TensorFlow ({_short(e)}): "
+    raise UserError(f"{path} does not import into TensorFlow ({first_line(e)}): "
                     "regenerate it, or check the transforms that wrote it"
                     ) from None
   return graph

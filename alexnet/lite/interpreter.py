@@ -12,7 +12,7 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from alexnet.core.errors import UserError
+from alexnet.core.errors import UserError, first_line
 from alexnet.lite import flatbuffer
 
 
@@ -35,10 +35,8 @@ def load(model_path=None, model_content=None, num_threads=1, xnnpack=True):
                               experimental_op_resolver_type=resolver)
     interpreter.allocate_tensors()
   except (ValueError, RuntimeError) as e:
-    text = str(e).strip()
-    first = text.splitlines()[0][:200] if text else type(e).__name__
     raise UserError(f"{model_path or 'the model'} is not a valid TensorFlow "
-                    f"Lite model ({first}): it is truncated or corrupt; "
+                    f"Lite model ({first_line(e)}): it is truncated or corrupt; "
                     "convert it again with tools/convert.py") from None
   return interpreter
 

@@ -56,3 +56,18 @@ def test_a_model_config_with_unknown_keys_is_refused(tmp_path):
   (tmp_path / "model_config.json").write_text(json.dumps(values))
   with pytest.raises(UserError, match="unknown ModelConfig keys colour"):
     model_dir.load_model_config(str(tmp_path))
+
+
+def test_range_problem_is_the_one_range_rule():
+  from alexnet.core.config import range_problem  # pylint: disable=import-outside-toplevel
+  closed = {"low": 1, "high": 3}
+  half_open = {"low": 0, "high": 1, "low_open": True, "high_open": True}
+  assert [range_problem(v, closed) for v in (1, 3, None)] == [None] * 3
+  assert range_problem(0, closed) == "it must be in [1, 3]"
+  assert range_problem(4, closed) == "it must be in [1, 3]"
+  assert range_problem(0, half_open) == range_problem(1, half_open) == (
+      "it must be in (0, 1)")
+  assert range_problem(0.5, half_open) is None
+  assert range_problem(-1, {"low": 0}) == "it must be >= 0"
+  assert range_problem(5, {"high": 5, "high_open": True}) == "it must be < 5"
+  assert range_problem(10 ** 9, {}) is None
