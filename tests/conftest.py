@@ -39,6 +39,19 @@ def tool():
   return run_tool
 
 
+# Fixtures that train a model or start a tool (a process that imports
+# TensorFlow): a test that uses one, directly or through another fixture, is
+# `slow`, so `pytest -m "not slow"` stays the quick loop of library tests.
+SLOW_FIXTURES = frozenset({"tool", "tiny_model", "pattern_graph",
+                           "pattern_graph_equalized"})
+
+
+def pytest_collection_modifyitems(items):
+  for item in items:
+    if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+      item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_gtsrb(tmp_path_factory):
   """builders.COLORS built: {"train_images", "test_images", "tfrecords"}."""

@@ -23,6 +23,7 @@ def _probe(env_value):
   return out.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_value, expected", [
     (None, "1 True"),   # unset: the package turns oneDNN on
     ("0", "0 False"),   # the user's choice wins

@@ -34,6 +34,7 @@ def exported(tmp_path):
   return tmp_path, checkpoint
 
 
+@pytest.mark.slow
 def test_convert_sh_chain(tmp_path, helpers):
   """scripts/convert.sh: freeze -> summarize -> transform -> .tflite."""
   graph = tf.Graph()
