@@ -7,16 +7,29 @@ Writes checkpoints, TensorBoard events (`tensorboard --logdir=MODEL_DIR`),
 train_log.jsonl, best/ (best validation top-1), model_config.json, and at
 the end export/ (inference graph + checkpoint for freeze_graph, SavedModel).
 Run the same command again to continue an interrupted run.
+
+Distributed (synchronous, TensorFlow's parameter-server runtime): start every
+task of the cluster with the same flags plus its own --job_name and
+--task_index (TF1's mnist_replica.py flags), or with TF_CONFIG set:
+
+  python tools/train.py ... --ps_hosts=h0:2222 --worker_hosts=h1:2222,h2:2222 \
+      --job_name=worker --task_index=0
+
+Worker 0 is the chief: it alone writes MODEL_DIR (and exports); a step
+averages --batch_size images from each worker.
 """
+
+import os
 
 from absl import app, flags
 
 from alexnet.core import atomic_files
-from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.core.config import ClusterConfig, ModelConfig, TrainConfig
 from alexnet.core.errors import exit_on_user_error
 from alexnet.estimator import checkpoints
 from alexnet.evaluation import plots
 from alexnet.serving import export
+from alexnet.training import cluster as cluster_lib
 from alexnet.training import trainer
 import tensorflow as tf  # after alexnet, which picks TensorFlow's kernels
 
@@ -29,6 +42,7 @@ flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
 flags.DEFINE_string("model_dir", None, "Checkpoints, logs and exports.")
 define_config_flags(ModelConfig, skip=_FROM_DATASET)
 define_config_flags(TrainConfig)
+define_config_flags(ClusterConfig)
 flags.DEFINE_boolean("export", True, "Export the best (else the latest) "
                      "checkpoint at the end.")
 flags.mark_flags_as_required(["data_dir", "model_dir"])
@@ -49,10 +63,22 @@ def main(argv):
   # Both checked (one line naming a bad flag) before anything is written.
   model = config_from_flags(ModelConfig, skip=_FROM_DATASET)
   train_config = config_from_flags(TrainConfig)
+  cluster = cluster_lib.resolve(config_from_flags(ClusterConfig),
+                                os.environ.get(cluster_lib.TF_CONFIG))
+  if cluster and cluster.is_ps:
+    cluster_lib.serve(cluster)
+    return
+  if cluster and not cluster.is_chief:
+    # The chief alone writes the model_dir: this worker makes none.
+    step = trainer.train(FLAGS.data_dir, FLAGS.model_dir, model,
+                         train_config, cluster)
+    print(f"trained to step {step} as {cluster.device}")
+    return
   # A new run that fails before a step's checkpoint (the session's first is
   # step 0's) leaves no model_dir behind.
   with atomic_files.created_dir(FLAGS.model_dir, keep=_has_progress):
-    step = trainer.train(FLAGS.data_dir, FLAGS.model_dir, model, train_config)
+    step = trainer.train(FLAGS.data_dir, FLAGS.model_dir, model, train_config,
+                         cluster)
   print(f"trained to step {step} in {FLAGS.model_dir}")
   plots.plot_training(FLAGS.model_dir, FLAGS.model_dir)
   if FLAGS.export:

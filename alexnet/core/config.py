@@ -2,8 +2,9 @@
 
 Every default lives here, once. `ModelConfig` is what defines a trained
 network; it is what model_dir/model_config.json holds, and nothing else.
-`TrainConfig` is how it was trained, `ConvertConfig` how a frozen graph
-becomes a .tflite file. Each field's `help` is the help text of the flag of
+`TrainConfig` is how it was trained, `ClusterConfig` which TensorFlow
+cluster task trains it, `ConvertConfig` how a frozen graph becomes a
+.tflite file. Each field's `help` is the help text of the flag of
 the same name (tools define their flags from these tables, so the flag
 names, which follow TensorFlow's original tools, map one to one onto the
 fields). Values are checked when a config is made: a bad one is a one-line
@@ -198,6 +199,24 @@ class PipelineConfig(_Checked):
       high=1, low_open=True, high_open=True)
   latency_runs: int = _field(50, "Timed runs per model and thread count.",
                              low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterConfig(_Checked):
+  """Where this task sits in a TensorFlow cluster (the flags of TF1's
+  mnist_replica.py; alexnet.training.cluster also reads TF_CONFIG). All unset:
+  one process."""
+  ps_hosts: typing.Tuple[str, ...] = _field(
+      (), "Comma-separated host:port of the parameter servers.")
+  worker_hosts: typing.Tuple[str, ...] = _field(
+      (), "Comma-separated host:port of the workers (the first is the "
+      "chief).")
+  job_name: typing.Optional[str] = _field(None, "This task's job: ps or "
+                                          "worker.", ("ps", "worker"))
+  task_index: typing.Optional[int] = _field(
+      None, "This task's index in its job's host list.", low=0)
+  cluster_timeout_secs: int = _field(
+      300, "How long a task waits for the cluster's other tasks.", low=1)
 
 
 def flag_fields(config_class):

@@ -132,7 +132,8 @@ def _decode(features, crop_roi):
 def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
                  augment=False, augment_color=False, crop_roi=False,
                  num_epochs=1, seed=None,
-                 drop_remainder=False, shuffle_buffer=10000, with_tracks=False):
+                 drop_remainder=False, shuffle_buffer=10000, with_tracks=False,
+                 shard=None):
   """A tf.data.Dataset of (images, labels) batches from one split.
 
   Args:
@@ -150,18 +151,30 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     shuffle_buffer: records in the shuffle buffer.
     with_tracks: also yield each image's track id (tfrecord_writer.track_id;
       -1 for test images).
+    shard: (index, count): read only worker `index` of `count`'s part, every
+      count-th shard file (`worker_shards`), or with fewer files than
+      workers every count-th record of each file.
 
   Returns:
     Dataset of (float32 [B, S, S, 3] raw RGB in 0..255, int64 [B] labels),
     plus int64 [B] track ids with_tracks.
   """
   files = shard_paths(data_dir, split)
+  read = tf.data.TFRecordDataset
+  if shard is not None:
+    index, count = shard
+    part = worker_shards(files, index, count)
+    if part is None:
+      # In each file's fixed order, so the workers' records are disjoint.
+      read = lambda path: tf.data.TFRecordDataset(path).shard(count, index)
+    else:
+      files = part
   dataset = tf.data.Dataset.from_tensor_slices(files)
   if is_training:
     dataset = dataset.shuffle(len(files), seed=seed,
                               reshuffle_each_iteration=True)
   dataset = dataset.interleave(
-      tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+      read, cycle_length=min(len(files), 4),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=not is_training)
   if is_training:
     dataset = dataset.shuffle(shuffle_buffer, seed=seed,
@@ -182,6 +195,12 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
                         deterministic=not is_training)
   dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
   return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def worker_shards(files, index, count):
+  """Worker `index` of `count`'s shard files (every count-th), or None when
+  there are fewer files than workers (then each reads part of every file)."""
+  return list(files[index::count]) if len(files) >= count else None
 
 
 def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None,

@@ -7,8 +7,9 @@ fields each mode fills:
 
   TRAIN    loss, train_op (Adam on the learning-rate schedule; also runs the
            batch-norm statistics updates and, with moving_average_decay,
-           updates the network variables' moving averages), predictions,
-           scalars
+           updates the network variables' moving averages; in a cluster
+           Adam inside SyncReplicasOptimizer), predictions, scalars,
+           training_hooks
   EVAL     loss, eval_metric_ops {name: (value, update_op)}, predictions
   PREDICT  predictions {"logits", "probabilities", "classes"} only
 
@@ -41,10 +42,13 @@ class ModeKeys:
 
 # `scalars` (TRAIN only): the batch's loss (with weight decay), cross-entropy,
 # accuracy and the learning rate, for
-# the progress bar, the train log and the logging hook.
+# the progress bar, the train log and the logging hook. `training_hooks`
+# (TRAIN only): what the session must run beside train_op (the
+# SyncReplicasOptimizer's hook in a cluster).
 EstimatorSpec = collections.namedtuple(
-    "EstimatorSpec", "mode predictions loss train_op eval_metric_ops scalars",
-    defaults=(None,))
+    "EstimatorSpec",
+    "mode predictions loss train_op eval_metric_ops scalars training_hooks",
+    defaults=(None, ()))
 
 
 
@@ -58,10 +62,14 @@ class Schedule:
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-  """model_fn's params: what the network is, how it trains, the steps."""
+  """model_fn's params: what the network is, how it trains, the steps, and
+  in a cluster (alexnet.training.cluster) how many workers' gradients one
+  step averages and whether this is the chief."""
   model: ModelConfig
   train: TrainConfig = TrainConfig()
   schedule: Schedule = Schedule()
+  sync_replicas: int = 0  # 0: one process, no SyncReplicasOptimizer
+  is_chief: bool = True
 
 
 def learning_rate_fn(global_step, train, schedule):
@@ -160,11 +168,24 @@ def model_fn(features, labels, mode, params):
   accuracy = tf.reduce_mean(
       tf.cast(tf.equal(predictions["classes"], labels), tf.float32))
   optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
-  # Batch-norm moving statistics are updated with every training step.
+  hooks = ()
+  if params.sync_replicas:
+    # One step applies the mean of one gradient from each worker. No initial
+    # tokens: a worker waits for each update, so none contributes twice.
+    optimizer = tf.compat.v1.train.SyncReplicasOptimizer(
+        optimizer, replicas_to_aggregate=params.sync_replicas,
+        total_num_replicas=params.sync_replicas)
+  # Batch-norm moving statistics are updated with every training step (in a
+  # cluster by the chief alone, once per step as in one process).
   with tf.control_dependencies(
-      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
+      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+      if params.is_chief else []):
     train_op = optimizer.minimize(loss, global_step=global_step)
-  if train.moving_average_decay:
+  if params.sync_replicas:
+    hooks = (optimizer.make_session_run_hook(params.is_chief, num_tokens=0),)
+  # The chief's train_op ends after the step's update: it moves the averages
+  # once per step.
+  if train.moving_average_decay and params.is_chief:
     train_op = _update_moving_averages(
         network_variables, float(train.moving_average_decay), global_step,
         train_op)
@@ -175,4 +196,5 @@ def model_fn(features, labels, mode, params):
   tf.compat.v1.summary.image("inputs", features / 255.0, max_outputs=3)
   return EstimatorSpec(mode, predictions, loss, train_op, None,
                        {"loss": loss, "cross_entropy": cross_entropy,
-                        "accuracy": accuracy, "learning_rate": learning_rate})
+                        "accuracy": accuracy, "learning_rate": learning_rate},
+                       hooks)

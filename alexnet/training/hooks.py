@@ -7,10 +7,16 @@ from tqdm import tqdm
 
 
 class ProgressHook(tf.compat.v1.train.SessionRunHook):
-  """tqdm per epoch, a train-log line per step, end-of-epoch work."""
+  """tqdm per epoch, a train-log line per step, end-of-epoch work.
+
+  Without a `log` and `on_epoch_end` (a cluster's other workers) only the
+  bar. With `read_global_step` (a cluster) the step is read after each run,
+  since other workers' runs also move it.
+  """
 
   def __init__(self, scalars, steps_per_epoch, max_steps, batch_size, log,
-               on_epoch_end):
+               on_epoch_end, read_global_step=False):
+    self._read_global_step = read_global_step
     self._scalars = scalars
     self._steps_per_epoch = steps_per_epoch
     self._max_steps = max_steps
@@ -38,17 +44,28 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
     return tf.compat.v1.train.SessionRunArgs(self._scalars)
 
   def after_run(self, run_context, run_values):
-    # Each run is one step of this process: no need to read the global step.
-    self._step += 1
+    previous = self._step
+    if self._read_global_step:
+      self._step = int(run_context.session.run(
+          tf.compat.v1.train.get_global_step()))
+    else:
+      # Each run is one step of this process: no need to read the global step.
+      self._step += 1
     values = {k: float(v) for k, v in run_values.results.items()}
     epoch = (self._step - 1) // self._steps_per_epoch + 1
-    self._log.write("batch", step=self._step, epoch=epoch, **values)
-    self._bar.update(self._batch_size)
+    if self._log is not None:
+      self._log.write("batch", step=self._step, epoch=epoch, **values)
+    self._bar.update((self._step - previous) * self._batch_size)
     if self._step % 10 == 0:
       self._bar.set_postfix(loss=f"{values['loss']:.3f}",
                             acc=f"{values['accuracy']:.3f}", refresh=False)
-    if self._step % self._steps_per_epoch == 0 or self._step >= self._max_steps:
+    if (self._step // self._steps_per_epoch > previous // self._steps_per_epoch
+        or self._step >= self._max_steps):
       self._bar.close()
+      if self._on_epoch_end is None:
+        if self._step < self._max_steps:
+          self._open_bar()
+        return
       seconds = time.time() - self._epoch_start
       images = (self._step - self._epoch_first_step) * self._batch_size
       self._on_epoch_end(run_context.session, int(self._step),

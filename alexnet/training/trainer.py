@@ -22,8 +22,16 @@ Training resumes from the newest checkpoint in model_dir. Ctrl-C saves one at
 the current step before exiting; a killed run (kill -9, power loss) loses at
 most one checkpoint interval. Restarting with different network settings or
 another dataset's class count is refused.
+
+With a `cluster` (alexnet.training.cluster) this process is one worker of
+synchronous data-parallel training: the variables live on the parameter
+servers, each step averages one batch_size batch from every worker
+(SyncReplicasOptimizer), each worker reads its own part of the training
+shards, and only the chief writes model_dir (checkpoints, summaries, the
+training log, validation, best/, in the same format as one process).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -42,6 +50,7 @@ from alexnet.estimator import train_log
 from alexnet.estimator.input_fn import input_fn
 from alexnet.estimator.model_fn import ModeKeys, Params, Schedule, model_fn
 from alexnet.evaluation import checkpoint_eval
+from alexnet.training import cluster as cluster_lib
 from alexnet.training.hooks import ProgressHook
 
 
@@ -49,7 +58,8 @@ class _Trainer:
   """One training run: the TRAIN session and the end-of-epoch work."""
 
   def __init__(self, data_dir, model_dir, params, steps_per_epoch,
-               max_steps, validation_count, log):
+               max_steps, validation_count, log, cluster=None):
+    self.cluster = cluster  # None: one process.
     self.data_dir = data_dir
     self.model_dir = model_dir
     self.params = params
@@ -59,35 +69,51 @@ class _Trainer:
     self.validation_count = validation_count
     self.log = log
     self.saver = None  # The TRAIN graph's, once built.
+    self.server = None  # In a cluster, once started.
 
   def session_config(self):
     return session_config(self.run.num_threads)
 
   def train(self, start_step):
     """Builds the TRAIN graph and runs the monitored session to max_steps."""
-    run = self.run
-    with tf.Graph().as_default():
+    run, cluster = self.run, self.cluster
+    with tf.Graph().as_default(), (
+        tf.compat.v1.device(cluster_lib.device_setter(cluster)) if cluster
+        else contextlib.nullcontext()):
       if run.seed is not None:
         tf.compat.v1.set_random_seed(run.seed)
-      # A resumed run reshuffles from a new, still repeatable, seed.
+      if cluster:
+        # Each worker its own part, repeated until the global step ends it,
+        # and its own (still repeatable) shuffle.
+        shard, num_epochs = (cluster.worker_index, cluster.num_workers), None
+        seed = (None if run.seed is None
+                else run.seed + start_step + cluster.worker_index)
+      else:
+        # A resumed run reshuffles from a new, still repeatable, seed.
+        shard = None
+        num_epochs = math.ceil(
+            (self.max_steps - start_step) / self.steps_per_epoch)
+        seed = None if run.seed is None else run.seed + start_step
       images, labels = input_fn(
           self.data_dir, "train", self.params.model, run.batch_size,
           is_training=True, augment=run.augment,
-          augment_color=run.augment_color,
-          num_epochs=math.ceil(
-              (self.max_steps - start_step) / self.steps_per_epoch),
-          seed=None if run.seed is None else run.seed + start_step)
+          augment_color=run.augment_color, num_epochs=num_epochs, seed=seed,
+          shard=shard)
       spec = model_fn(images, labels, ModeKeys.TRAIN, self.params)
       self.saver = tf.compat.v1.train.Saver(max_to_keep=run.keep_checkpoints,
                                             save_relative_paths=True)
       scaffold = tf.compat.v1.train.Scaffold(saver=self.saver)
       global_step = tf.compat.v1.train.get_global_step()
+      if cluster and not cluster.is_chief:
+        self._work(spec, scaffold, global_step)
+        return
       # after_run goes in list order: the step's log line is written before
       # its checkpoint, so a kill between them leaves a log line past the
       # checkpoint (dropped on resume), never a checkpoint past the log.
       hooks = [
           ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
-                        run.batch_size, self.log, self.end_epoch),
+                        self.global_batch, self.log, self.end_epoch,
+                        read_global_step=bool(cluster)),
           tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
           tf.compat.v1.train.CheckpointSaverHook(
               self.model_dir, scaffold=scaffold,
@@ -102,13 +128,13 @@ class _Trainer:
           tf.compat.v1.train.LoggingTensorHook(
               {"step": global_step, **spec.scalars},
               every_n_iter=run.log_every_n_steps),
+          *spec.training_hooks,
       ]
       with tf.compat.v1.train.MonitoredTrainingSession(
           checkpoint_dir=self.model_dir, scaffold=scaffold, hooks=hooks,
           save_checkpoint_secs=None, save_checkpoint_steps=None,
           save_summaries_steps=None, save_summaries_secs=None,
-          log_step_count_steps=None,
-          config=self.session_config()) as sess:
+          log_step_count_steps=None, **self._cluster_session_args()) as sess:
         try:
           while not sess.should_stop():
             sess.run(spec.train_op)
@@ -117,6 +143,50 @@ class _Trainer:
           # checkpoint interval). The raw session runs no hooks.
           sess.run_step_fn(self._save_now)
           raise
+
+  def start_server(self):
+    """This worker's server, once the parameter servers answer."""
+    cluster_lib.wait_for_cluster(self.cluster)
+    self.server = cluster_lib.start_server(self.cluster)
+
+  @property
+  def global_batch(self):
+    """Images per step: batch_size from each worker."""
+    return self.run.batch_size * (self.cluster.num_workers if self.cluster
+                                  else 1)
+
+  def _cluster_session_args(self):
+    """MonitoredTrainingSession's master, role and options for this task."""
+    if not self.cluster:
+      return {"config": self.session_config()}
+    return {"master": self.server.target, "is_chief": self.cluster.is_chief,
+            "config": cluster_lib.session_config(self.cluster,
+                                                 self.session_config()),
+            "max_wait_secs": self.cluster.timeout_secs,
+            # The chief's sync thread may wait on a step that never comes.
+            "stop_grace_period_secs": 1}
+
+  def _work(self, spec, scaffold, global_step):
+    """A worker that is not the chief: steps and progress, no outputs."""
+    hooks = [
+        cluster_lib.SameModelHook(
+            tf.compat.v1.trainable_variables(),
+            lambda: model_dir_lib.check_model_dir(self.model_dir,
+                                                  self.params.model)),
+        ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
+                     self.global_batch, None, None, read_global_step=True),
+        tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
+        tf.compat.v1.train.LoggingTensorHook(
+            {"step": global_step, **spec.scalars},
+            every_n_iter=self.run.log_every_n_steps),
+        *spec.training_hooks,
+    ]
+    args = self._cluster_session_args()
+    cluster_lib.wait_for_chief(self.cluster, self.server, args["config"])
+    with tf.compat.v1.train.MonitoredTrainingSession(
+        scaffold=scaffold, hooks=hooks, **args) as sess:
+      while not sess.should_stop():
+        sess.run(spec.train_op)
 
   def _save_now(self, step_context):
     """A checkpoint at the current step (a MonitoredSession step_fn)."""
@@ -186,7 +256,8 @@ def _mean(values):
   return sum(values) / len(values) if values else None
 
 
-def train(data_dir, model_dir, model, train_config=TrainConfig()):
+def train(data_dir, model_dir, model, train_config=TrainConfig(),
+          cluster=None):
   """Trains (or resumes training) a model in model_dir; see module docstring.
 
   Args:
@@ -196,20 +267,25 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
       the dataset.
     train_config: the TrainConfig (epochs or max_steps, batch size, the
       optimization, augmentation, checkpoint and log intervals).
+    cluster: an alexnet.training.cluster.Cluster worker task, or None (one
+      process). Steps and epochs then count global steps of batch_size
+      images from each worker.
 
   Returns:
     The global step reached.
   """
   run = train_config
+  workers = cluster.num_workers if cluster else 1
   manifest = tfrecord_reader.read_manifest(data_dir)
   train_count = tfrecord_reader.split_count(manifest, "train")
   if train_count == 0:
     raise UserError(f"{data_dir} has no training images: build it from the "
                     "GTSRB training set with tools/build_tfrecord.py")
-  if train_count < run.batch_size:
-    raise UserError(f"--batch_size={run.batch_size} is larger than the "
-                    f"{train_count} training images in {data_dir}: lower it")
-  steps_per_epoch = train_count // run.batch_size
+  if train_count < run.batch_size * workers:
+    raise UserError(f"--batch_size={run.batch_size} from each of {workers} "
+                    f"worker(s) is more than the {train_count} training "
+                    f"images in {data_dir}: lower it")
+  steps_per_epoch = train_count // (run.batch_size * workers)
   max_steps = (run.epochs * steps_per_epoch if run.max_steps is None
                else run.max_steps)
   model = model.replace(
@@ -219,6 +295,28 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
       total_steps=max_steps,
       warmup_steps=round(run.warmup_epochs * steps_per_epoch),
       decay_steps=max(1, round(run.decay_epochs * steps_per_epoch)))
+  params = Params(model, run, schedule, sync_replicas=workers if cluster
+                  else 0, is_chief=not cluster or cluster.is_chief)
+  if cluster:
+    shards = tfrecord_reader.shard_paths(data_dir, "train", manifest)
+    part = tfrecord_reader.worker_shards(shards, cluster.worker_index, workers)
+    print(f"{cluster}: " + (
+        f"reads {len(part)} of the {len(shards)} training shards"
+        if part is not None else
+        f"{len(shards)} training shards for {workers} workers: reads every "
+        f"{workers}th record of each"), flush=True)
+  if cluster and not cluster.is_chief:
+    # The chief's model_dir, when this worker sees it; the variables on the
+    # parameter servers are checked once the session is up.
+    if os.path.isdir(model_dir):
+      model_dir_lib.check_model_dir(model_dir, model)
+    trainer = _Trainer(data_dir, model_dir, params, steps_per_epoch,
+                       max_steps, 0, None, cluster)
+    trainer.start_server()
+    with tfrecord_reader.reading(data_dir, "train"):
+      trainer.train(0)
+    cluster_lib.finish(cluster, trainer.server)
+    return max_steps
   os.makedirs(model_dir, exist_ok=True)
   model_dir_lib.check_model_dir(model_dir, model)
   model_dir_lib.save_model_config(model_dir, model)
@@ -233,10 +331,13 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
   log_path = train_log.log_path(model_dir)
   train_log.truncate(log_path, start_step)
   with train_log.Writer(log_path) as log:
-    trainer = _Trainer(data_dir, model_dir, Params(model, run, schedule),
-                       steps_per_epoch, max_steps,
+    trainer = _Trainer(data_dir, model_dir, params, steps_per_epoch,
+                       max_steps,
                        tfrecord_reader.split_count(manifest, "validation"),
-                       log)
+                       log, cluster)
+    if cluster:
+      trainer.start_server()
+      cluster_lib.quiet_sync_thread()
     # Killed between an epoch's last checkpoint and its log line: finish it.
     _, epochs_logged = train_log.read(log_path)
     with tfrecord_reader.reading(data_dir, "train", "validation"):
@@ -246,4 +347,6 @@ def train(data_dir, model_dir, model, train_config=TrainConfig()):
         trainer.end_epoch(None, start_step)
       if start_step < max_steps:
         trainer.train(start_step)
+    if cluster:
+      cluster_lib.finish(cluster, trainer.server)
   return max(start_step, max_steps)

@@ -1,0 +1,289 @@
+"""Distributed training on TensorFlow's runtime, on 127.0.0.1: one synchronous
+step equals one step at the workers' total batch, a 2-worker + 1-ps run with a
+worker killed and restarted, chief-only outputs, and each bad cluster input."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet.core.config import ClusterConfig
+from alexnet.core.errors import UserError
+from alexnet.datasets import tfrecord_reader
+from alexnet.estimator import checkpoints
+from alexnet.estimator import train_log
+from alexnet.estimator.model_dir import CONFIG_NAME
+from alexnet.training import cluster as cluster_lib
+from alexnet.training import trainer
+from tests import builders
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def _hosts(workers=2, ps=1):
+  ports = _free_ports(workers + ps)
+  return {"ps_hosts": tuple(f"127.0.0.1:{p}" for p in ports[:ps]),
+          "worker_hosts": tuple(f"127.0.0.1:{p}" for p in ports[ps:])}
+
+
+def _task(hosts, job_name, task_index, **config):
+  return cluster_lib.resolve(ClusterConfig(
+      **hosts, job_name=job_name, task_index=task_index, **config))
+
+
+def _start_from(tiny_model, model_dir):
+  """A model_dir at tiny_model's last checkpoint (step 6), with its log."""
+  os.makedirs(model_dir)
+  for name in os.listdir(tiny_model):
+    if name.startswith("model.ckpt-6") or name in (CONFIG_NAME,
+                                                   train_log.LOG_NAME):
+      shutil.copy(os.path.join(tiny_model, name), model_dir)
+  with open(os.path.join(model_dir, "checkpoint"), "w") as f:
+    f.write('model_checkpoint_path: "model.ckpt-6"\n')
+  return model_dir
+
+
+def _in_threads(*calls, timeout=240):
+  """Runs each call in its own thread; re-raises the first error."""
+  errors = []
+
+  def run(call):
+    try:
+      call()
+    except BaseException as e:  # pylint: disable=broad-except
+      errors.append(e)
+
+  threads = [threading.Thread(target=run, args=(c,), daemon=True)
+             for c in calls]
+  for t in threads:
+    t.start()
+  deadline = time.time() + timeout
+  for t in threads:
+    t.join(max(0, deadline - time.time()))
+  assert not errors, errors
+  assert not any(t.is_alive() for t in threads), "the cluster did not end"
+
+
+@pytest.mark.slow
+def test_one_synchronous_step_is_one_step_at_the_total_batch(
+    tiny_model, pattern_gtsrb, tmp_path):
+  data_dir = pattern_gtsrb["tfrecords"]
+  shards = tfrecord_reader.read_manifest(data_dir)["splits"]["train"]
+  # Each worker's batch is its whole shard, so both runs see the same images.
+  assert len(shards["shards"]) == 2 and shards["count"] == 48
+  model = builders.COLORS.model
+  # No dropout, LRN (no batch statistics), no augmentation: deterministic.
+  run = builders.COLORS.train.replace(max_steps=7, dropout_rate=0.0,
+                                      augment=False, num_threads=1)
+  single = _start_from(tiny_model, str(tmp_path / "single"))
+  trainer.train(data_dir, single, model, run.replace(batch_size=48))
+
+  distributed = _start_from(tiny_model, str(tmp_path / "distributed"))
+  hosts = _hosts()
+  ps = _task(hosts, "ps", 0)
+  _in_threads(
+      lambda: cluster_lib.serve(ps),
+      lambda: trainer.train(data_dir, distributed, model,
+                            run.replace(batch_size=24),
+                            _task(hosts, "worker", 0)),
+      lambda: trainer.train(data_dir, str(tmp_path / "worker1"), model,
+                            run.replace(batch_size=24),
+                            _task(hosts, "worker", 1)))
+
+  start = os.path.join(tiny_model, "model.ckpt-6")
+  ends = [os.path.join(d, "model.ckpt-7") for d in (single, distributed)]
+  # The same checkpoint format: the same variables, nothing added.
+  assert (tf.train.list_variables(ends[0]) ==
+          tf.train.list_variables(ends[1]))
+  names = [n for n, _ in tf.train.list_variables(start)
+           if n.startswith("alexnet/")]
+  assert len(names) >= 16  # every layer's weights, biases and Adam slots
+  for name in names:
+    before = tf.train.load_variable(start, name)
+    step_single, step_distributed = (
+        tf.train.load_variable(end, name) - before for end in ends)
+    scale = np.abs(step_single).max()
+    assert scale > 0, name
+    np.testing.assert_allclose(step_distributed, step_single,
+                               atol=1e-3 * scale, err_msg=name)
+  # The other worker wrote nothing.
+  assert not os.path.exists(tmp_path / "worker1")
+
+
+def _train_tool(*args):
+  return [sys.executable, os.path.join(REPO_ROOT, "tools", "train.py"),
+          *map(str, args)]
+
+
+def _wait_for(condition, what, procs, timeout=300):
+  deadline = time.time() + timeout
+  while not condition():
+    for p in procs:
+      assert p.poll() is None, f"{what}: {p.args[-2:]} exited {p.returncode}"
+    assert time.time() < deadline, f"no {what} within {timeout} s"
+    time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_two_workers_and_a_ps_with_a_worker_killed_and_restarted(
+    pattern_gtsrb, tmp_path):
+  hosts = _hosts()
+  flags = [f"--data_dir={pattern_gtsrb['tfrecords']}",
+           f"--image_size={builders.PATTERNS.image_size}", "--batch_size=8",
+           "--max_steps=6", "--seed=1", "--num_threads=1",
+           "--log_every_n_steps=1", "--noexport",
+           f"--ps_hosts={','.join(hosts['ps_hosts'])}",
+           f"--worker_hosts={','.join(hosts['worker_hosts'])}"]
+  chief_dir, worker_dir = tmp_path / "chief", tmp_path / "worker1"
+  logs = {}
+
+  def start(name, *args, env=None):
+    logs[name] = open(tmp_path / f"{name}.log", "w")
+    return subprocess.Popen(_train_tool(*flags, *args), cwd=REPO_ROOT,
+                            stdout=logs[name], stderr=subprocess.STDOUT,
+                            env=env)
+
+  ps = start("ps", f"--model_dir={chief_dir}", "--job_name=ps",
+             "--task_index=0")
+  chief = start("chief", f"--model_dir={chief_dir}", "--job_name=worker",
+                "--task_index=0")
+  worker = start("worker", f"--model_dir={worker_dir}", "--job_name=worker",
+                 "--task_index=1")
+  # Meanwhile a task whose flags disagree with TF_CONFIG: one line, exit 1.
+  bad = subprocess.run(
+      _train_tool(*flags, f"--model_dir={tmp_path / 'bad'}",
+                  "--job_name=worker", "--task_index=1"),
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+      env={**os.environ, "TF_CONFIG": json.dumps({
+          "cluster": {"worker": list(hosts["worker_hosts"]),
+                      "ps": list(hosts["ps_hosts"])},
+          "task": {"type": "worker", "index": 0}})})
+  procs = [ps, chief, worker]
+  try:
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "error: --task_index=1 disagrees with TF_CONFIG, which says 0: give "
+        "the cluster one way, or make them agree")
+    log_path = train_log.log_path(str(chief_dir))
+    _wait_for(lambda: len(train_log.read(log_path)[0]) >= 2,
+              "two steps", procs)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    procs[2] = worker = start("restarted", f"--model_dir={worker_dir}",
+                              "--job_name=worker", "--task_index=1")
+    for p in procs:
+      p.wait(timeout=300)
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+    for f in logs.values():
+      f.close()
+  outputs = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+  for name, proc in zip(("ps", "chief", "restarted"), procs):
+    assert proc.returncode == 0, outputs[name][-3000:]
+  assert "every worker finished" in outputs["ps"]
+  assert "trained to step 6" in outputs["restarted"]
+  assert "reads 1 of the 2 training shards" in outputs["restarted"]
+
+  # One checkpoint series, by the chief, in the one-process format.
+  batches, epochs = train_log.read(train_log.log_path(str(chief_dir)))
+  assert [r["step"] for r in batches] == sorted({r["step"] for r in batches})
+  assert batches[-1]["step"] == 6
+  assert [r["step"] for r in epochs] == [3, 6]
+  assert epochs[-1]["train_cross_entropy"] < epochs[0]["train_cross_entropy"]
+  assert epochs[-1]["val_loss"] is not None
+  assert checkpoints.global_step(checkpoints.latest(str(chief_dir))) == 6
+  assert checkpoints.read_best(str(chief_dir)) is not None
+  assert len([n for n in os.listdir(chief_dir)
+              if n.startswith("events.out")]) == 1
+  # The other worker's model_dir was never written.
+  assert not worker_dir.exists()
+
+
+@pytest.mark.parametrize("config,tf_config,message", [
+    ({"ps_hosts": ("127.0.0.1:1",), "worker_hosts": ("localhost",),
+      "job_name": "worker", "task_index": 0}, None,
+     "--worker_hosts: 'localhost' is not host:port"),
+    ({"ps_hosts": ("127.0.0.1:1",), "worker_hosts": ("127.0.0.1:2",),
+      "job_name": "worker", "task_index": 1}, None,
+     "task index 1 is out of range: --worker_hosts lists 1 worker task"),
+    ({"ps_hosts": ("127.0.0.1:1",), "worker_hosts": ("127.0.0.1:2",),
+      "task_index": 0}, None, "need --job_name=ps or --job_name=worker"),
+    ({"worker_hosts": ("127.0.0.1:2",), "job_name": "worker",
+      "task_index": 0}, None, "--ps_hosts is empty"),
+    ({}, '{"cluster": {"worker": ["a:1"]', "TF_CONFIG is not valid JSON"),
+    ({}, '{"cluster": {"worker": ["a:1"]}}', 'needs a "cluster" object and'),
+    ({}, '{"cluster": {"worker": "a:1", "ps": ["b:2"]}, "task": {}}',
+     "TF_CONFIG's cluster 'worker' must be a list of host:port"),
+    ({}, json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:2"]},
+                     "task": {"type": "ps", "index": 1}}),
+     "task index 1 is out of range: TF_CONFIG's cluster 'ps' lists 1"),
+    ({}, json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:2"],
+                                 "evaluator": ["c:3"]},
+                     "task": {"type": "worker", "index": 0}}),
+     "TF_CONFIG's cluster has job 'evaluator'"),
+    ({"worker_hosts": ("a:1", "x:9")},
+     json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:2"]},
+                 "task": {"type": "worker", "index": 0}}),
+     "--worker_hosts=a:1,x:9 disagrees with TF_CONFIG, which says a:1"),
+])
+def test_bad_cluster_input_is_one_line(config, tf_config, message):
+  with pytest.raises(UserError) as e:
+    cluster_lib.resolve(ClusterConfig(**config), tf_config)
+  assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_tf_config_chief_is_worker_zero_and_agrees_with_the_flags():
+  tf_config = json.dumps({
+      "cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"], "ps": ["d:1"]},
+      "task": {"type": "worker", "index": 1}})
+  cluster = cluster_lib.resolve(ClusterConfig(
+      worker_hosts=("a:1", "b:1", "c:1"), job_name="worker", task_index=2),
+      tf_config)
+  assert cluster.worker_index == 2 and not cluster.is_chief
+  assert cluster.num_workers == 3
+  assert cluster_lib.resolve(ClusterConfig()) is None
+
+
+def test_worker_with_another_image_size_or_class_count_is_refused(
+    tiny_model, pattern_gtsrb, tmp_path):
+  """Refused before it joins the cluster, against the chief's model_dir."""
+  model_dir = str(tmp_path / "model")
+  os.makedirs(model_dir)
+  shutil.copy(os.path.join(tiny_model, CONFIG_NAME), model_dir)
+  worker = _task(_hosts(), "worker", 1)
+  run = builders.COLORS.train
+  with pytest.raises(UserError, match="--image_size=67, not 99"):
+    trainer.train(pattern_gtsrb["tfrecords"], model_dir,
+                  builders.COLORS.model.replace(image_size=99), run, worker)
+  path = os.path.join(model_dir, CONFIG_NAME)
+  with open(path) as f:
+    config = json.load(f)
+  config.update(num_classes=10, class_names=config["class_names"][:10])
+  with open(path, "w") as f:
+    json.dump(config, f)
+  with pytest.raises(UserError, match="has 43 classes but the model in .* "
+                     "has 10"):
+    trainer.train(pattern_gtsrb["tfrecords"], model_dir,
+                  builders.COLORS.model, run, worker)
