@@ -282,9 +282,9 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     raise UserError(f"{data_dir} has no training images: build it from the "
                     "GTSRB training set with tools/build_tfrecord.py")
   if train_count < run.batch_size * workers:
-    raise UserError(f"--batch_size={run.batch_size} from each of {workers} "
-                    f"worker(s) is more than the {train_count} training "
-                    f"images in {data_dir}: lower it")
+    each = f" from each of {workers} workers" if cluster else ""
+    raise UserError(f"--batch_size={run.batch_size}{each} is larger than the "
+                    f"{train_count} training images in {data_dir}: lower it")
   steps_per_epoch = train_count // (run.batch_size * workers)
   max_steps = (run.epochs * steps_per_epoch if run.max_steps is None
                else run.max_steps)
