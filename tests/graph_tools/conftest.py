@@ -30,10 +30,13 @@ def op_counts(graph_def):
 
 
 def run_graph(graph_def, feeds, fetches):
-  """Runs a GraphDef in TF 2.21; feeds {tensor name: array}."""
-  graph = tf.Graph()
-  with graph.as_default():
-    tf.graph_util.import_graph_def(graph_def, name="")
+  """Runs a GraphDef (or a tf.Graph it was imported into) in TF 2.21;
+  feeds {tensor name: array}."""
+  graph = graph_def
+  if not isinstance(graph, tf.Graph):
+    graph = tf.Graph()
+    with graph.as_default():
+      tf.graph_util.import_graph_def(graph_def, name="")
   # Grappler would spend seconds rewriting a graph full of large Consts.
   config = tf.compat.v1.ConfigProto()
   config.graph_options.rewrite_options.disable_meta_optimizer = True
