@@ -10,25 +10,22 @@ import os
 import shutil
 import tempfile
 
-from alexnet.core.errors import UserError, first_line
+from alexnet.core.errors import UserError, first_line, is_disk_full
 
 # Failures of the file system under an output, not of the data being written.
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
                            errno.EROFS, errno.EACCES, errno.EPERM,
                            errno.ENOTDIR, errno.EISDIR))
-_DISK_FULL = ("No space left on device", "Disk quota exceeded")
 
 
 def _is_write_failure(error, tmp):
   """True for an OSError on the temporary output (or none named), and for
-  TensorFlow's errors of a full disk (ResourceExhaustedError included)."""
+  TensorFlow's errors of a full disk or naming the temporary output."""
   if isinstance(error, OSError):
     return error.errno in _WRITE_ERRNOS and (
         not error.filename or str(error.filename).startswith(tmp))
-  text = str(error)
-  return hasattr(error, "error_code") and (
-      type(error).__name__ == "ResourceExhaustedError" or
-      any(s in text for s in _DISK_FULL) or (tmp in text))
+  return is_disk_full(error) or (hasattr(error, "error_code") and
+                                 tmp in str(error))
 
 
 def write_failed(path, error, needed_bytes=None):
@@ -36,10 +33,7 @@ def write_failed(path, error, needed_bytes=None):
   never our temporary one): a full disk says how much is free, and how
   much was needed where known."""
   parent = os.path.dirname(os.path.abspath(path)) or "."
-  full = (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or
-          type(error).__name__ == "ResourceExhaustedError" or
-          any(s in str(error) for s in _DISK_FULL))
-  if full:
+  if is_disk_full(error):
     free = shutil.disk_usage(parent).free if os.path.isdir(parent) else 0
     needed = f"{needed_bytes:,} bytes needed, " if needed_bytes else ""
     return UserError(f"cannot write {path}: the disk is full ({needed}"
