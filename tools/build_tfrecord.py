@@ -16,7 +16,7 @@ from absl import app, flags
 from alexnet.datasets import tfrecord_writer
 from alexnet.core.errors import exit_on_user_error
 
-from config_flags import define_float, define_integer
+from config_flags import define_float, define_integer, parse_flags
 
 flags.DEFINE_string("input_dir", None, "Output of tools/convert_dataset.py.")
 flags.DEFINE_string("output_dir", None, "Dataset directory to write.")
@@ -44,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

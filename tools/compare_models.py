@@ -14,7 +14,7 @@ from absl import flags
 from alexnet.core.errors import exit_on_user_error
 from alexnet.runner import comparison
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFRecords directory (build_tfrecord).")
@@ -49,4 +49,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -8,10 +8,12 @@ Every numeric flag has its allowed range checked when the command line is
 parsed, before main runs (so a refused run writes nothing): the config
 flags with their field's range, a tool's own numeric flags with the range
 given to `define_integer` / `define_float`; both by config.range_problem.
-A bad value exits 1 with absl's one line, e.g.
-`FATAL Flags parsing error: flag --batch_size=0: out of range: it must be >= 1`.
+With `parse_flags` as app.run's flags_parser (every tool), a bad value, an
+unknown or a missing flag exits 1 with one line, e.g.
+`error: flag --batch_size=0: 0 is out of range: it must be >= 1`.
 """
 
+import sys
 import typing
 
 from absl import flags
@@ -21,6 +23,17 @@ from alexnet.core import config
 # The flags define_config_flags defined, in order: only these are config
 # settings (a tool's own flag may share a field's name, as pipeline's --seed).
 _DEFINED = []
+
+
+def parse_flags(argv):
+  """absl's flag parsing (app.run's flags_parser) with a bad command line as
+  one `error: ...` line and exit status 1, as exit_on_user_error words the
+  rest."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
 
 
 def _flag_type(kind):

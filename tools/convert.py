@@ -20,7 +20,8 @@ from alexnet.core.config import MIN_IMAGE_SIZE, ConvertConfig
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import converter
 
-from config_flags import config_from_flags, define_config_flags, define_integer
+from config_flags import (config_from_flags, define_config_flags,
+                          define_integer, parse_flags)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Frozen GraphDef (.pb).")
@@ -85,4 +86,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

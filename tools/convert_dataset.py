@@ -14,7 +14,7 @@ from absl import app, flags
 from alexnet.datasets import jpeg_folders
 from alexnet.core.errors import exit_on_user_error
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 flags.DEFINE_string("input_dir", None, "GTSRB .../Final_Training/Images (class "
                     "folders 000NN) or .../Final_Test/Images.")
@@ -47,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

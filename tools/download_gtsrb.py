@@ -14,6 +14,8 @@ from absl import app, flags
 from alexnet.datasets import download
 from alexnet.core.errors import exit_on_user_error
 
+from config_flags import parse_flags
+
 flags.DEFINE_string("output_dir", None, "Directory for the zips and GTSRB/.")
 flags.DEFINE_list("archive", [], "Local GTSRB zip(s) to extract instead of "
                   "downloading.")
@@ -33,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

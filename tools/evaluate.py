@@ -32,7 +32,7 @@ from alexnet.core.atomic_files import atomic_write
 from alexnet.runner import comparison
 from alexnet.estimator.model_dir import load_model_config
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
@@ -130,4 +130,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -14,6 +14,8 @@ from absl import app, flags
 from alexnet.serving import export
 from alexnet.core.errors import exit_on_user_error
 
+from config_flags import parse_flags
+
 flags.DEFINE_string("model_dir", None, "Directory written by tools/train.py.")
 flags.DEFINE_string("checkpoint", "best", "best, latest or a checkpoint path.")
 flags.mark_flag_as_required("model_dir")
@@ -27,4 +29,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -21,7 +21,7 @@ from alexnet.core.errors import UserError
 from alexnet.core.errors import exit_on_user_error
 from alexnet.graph_tools import freeze
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_graph", "", "GraphDef file to freeze.")
@@ -106,4 +106,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -16,7 +16,7 @@ from absl import flags
 from alexnet.datasets import synthetic_gtsrb
 from alexnet.core.errors import UserError, exit_on_user_error
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Directory to create (must not hold a "
@@ -48,4 +48,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -21,7 +21,8 @@ from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.pipeline.presets import PRESETS
 
-from config_flags import define_config_flags, define_integer, given_flags
+from config_flags import (define_config_flags, define_integer, given_flags,
+                          parse_flags)
 
 flags.DEFINE_string("output_dir", None, "The run folder.")
 flags.DEFINE_string("data", "synthetic",
@@ -94,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

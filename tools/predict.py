@@ -12,7 +12,7 @@ from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.datasets import image_files
 from alexnet.serving import predictor
 
-from config_flags import define_integer
+from config_flags import define_integer, parse_flags
 
 define_integer("top_k", 5, "How many classes to print per image.", low=1)
 FLAGS = flags.FLAGS
@@ -36,4 +36,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

@@ -14,6 +14,8 @@ from alexnet.core.errors import exit_on_user_error
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import summarize
 
+from config_flags import parse_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("in_graph", None, "GraphDef file (binary or text).")
 flags.DEFINE_boolean("print_structure", False,
@@ -32,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

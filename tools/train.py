@@ -33,7 +33,7 @@ from alexnet.training import cluster as cluster_lib
 from alexnet.training import trainer
 import tensorflow as tf  # after alexnet, which picks TensorFlow's kernels
 
-from config_flags import config_from_flags, define_config_flags
+from config_flags import config_from_flags, define_config_flags, parse_flags
 
 # Taken from the dataset, not from flags.
 _FROM_DATASET = ("num_classes", "class_names")
@@ -88,4 +88,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

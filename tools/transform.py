@@ -22,6 +22,8 @@ from alexnet.graph_tools import registry
 from alexnet.graph_tools import tensor_store
 from alexnet.graph_tools import transform_parser
 
+from config_flags import parse_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("in_graph", None, "Input GraphDef (binary or text).")
 flags.DEFINE_string("out_graph", None, "Output GraphDef file.")
@@ -73,4 +75,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_on_user_error(main))
+  app.run(exit_on_user_error(main), flags_parser=parse_flags)

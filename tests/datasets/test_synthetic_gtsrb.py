@@ -167,7 +167,7 @@ def test_tool_rejects_bad_counts_in_one_line(tool, tmp_path):
               "--frames_per_track=0", check=False)
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines() == [
-      "error: frames_per_track=0: must be a whole number of at least 1"]
+      "error: flag --frames_per_track=0: 0 is out of range: it must be >= 1"]
   assert not os.path.exists(tmp_path / "x")
   with pytest.raises(UserError, match="seed=-1"):
     synthetic_gtsrb.generate(str(tmp_path / "x"), seed=-1)

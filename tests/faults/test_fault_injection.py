@@ -149,7 +149,7 @@ def _cases(c):
 
 def _error_line(text):
   lines = [line for line in text.splitlines()
-           if line.startswith(("error:", "FATAL Flags parsing error:"))]
+           if line.startswith("error:")]
   return lines[-1] if lines else None
 
 
