@@ -1,1 +1,2 @@
-"""Helpers every stage uses: the user-facing error type and atomic outputs."""
+"""What every stage uses: the typed configs (`config`), the one user-facing error
+(`errors`), atomic outputs (`atomic_files`) and the Session options (`session`)."""

@@ -1,1 +1,3 @@
-"""TensorFlow Lite: conversion, quantization, metadata, evaluation, comparison."""
+"""TensorFlow Lite only: `converter` (frozen graph to .tflite, post-training
+quantization), `full_integer` (int8), `lower_lrn`, `metadata`, `flatbuffer`
+(reading .tflite files) and `interpreter` (LiteRT predictions and latency)."""
