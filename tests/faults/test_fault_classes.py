@@ -100,16 +100,37 @@ def test_a_class_id_that_disagrees_with_its_folder(fault_catalogue, tmp_path):
   assert os.listdir(tmp_path) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-  """A 64 KiB tmpfs (root only; skipped elsewhere)."""
+def _tmpfs(tmp_path, options):
+  """A tmpfs mounted with `options` (root only; the test is skipped
+  elsewhere), unmounted after the test."""
   mount = tmp_path / "disk"
   mount.mkdir()
-  if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+  if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
                      str(mount)], capture_output=True).returncode != 0:
-    pytest.skip("cannot mount a small tmpfs here (needs root)")
+    pytest.skip("cannot mount a tmpfs here (needs root)")
   yield str(mount)
   subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 64 KiB disk."""
+  yield from _tmpfs(tmp_path, "size=64k")
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+  yield from _tmpfs(tmp_path, "ro")
+
+
+def test_a_read_only_target_names_the_path(read_only_disk):
+  path = os.path.join(read_only_disk, "out.json")
+  with pytest.raises(UserError, match=f"cannot write {path} \\(Read-only "
+                     "file system\\)"):
+    atomic_files.atomic_write(path, "{}")
+  with pytest.raises(UserError, match="Read-only file system"):
+    with atomic_files.atomic_dir(os.path.join(read_only_disk, "run")):
+      pass
 
 
 def test_a_full_disk_names_the_path_and_the_bytes_needed(small_disk):
