@@ -10,7 +10,9 @@
 with uint8 input and output. Integer inputs take raw pixels: uint8 with
 scale 1, zero_point 0; int8 with scale 1, zero_point -128 (pixel - 128).
 Also writes labels.txt beside the model; the model carries the labels and
-its input normalization as TFLite metadata.
+its input normalization as TFLite metadata. --float_layers=auto:N keeps the
+N int8 layers with the largest quantization error float (beside any named
+ones); --layer_report writes each layer's error.
 """
 
 from absl import app
@@ -19,6 +21,7 @@ from absl import flags
 from alexnet.core.config import MIN_IMAGE_SIZE, ConvertConfig
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.lite import converter
+from alexnet.lite import layer_errors
 
 from config_flags import (config_from_flags, define_config_flags,
                           define_integer, parse_flags)
@@ -42,7 +45,11 @@ define_integer("image_size", None, "Calibration image size; must match the "
                "graph's input (default: the graph's).", low=MIN_IMAGE_SIZE)
 flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
                      "sign's ROI when read (models trained with --crop_roi).")
-# --quantize, --representative_samples/_split, --float_layers, --lower_lrn.
+flags.DEFINE_boolean("layer_report", False, "int8: measure each layer's "
+                     "quantization error against float on the calibration "
+                     "images; writes MODEL_layers.csv and MODEL_layers.png.")
+# --quantize, --representative_samples/_split, --float_layers (names, or
+# auto:N: the N layers with the largest error), --lower_lrn.
 define_config_flags(ConvertConfig)
 flags.mark_flags_as_required(["input_file", "output_file"])
 
@@ -71,7 +78,8 @@ def main(argv):
       representative_split=config.representative_split,
       representative_samples=config.representative_samples,
       image_size=FLAGS.image_size, lower_lrn=config.lower_lrn,
-      float_layers=config.float_layers, crop_roi=FLAGS.crop_roi)
+      float_layers=config.float_layers, crop_roi=FLAGS.crop_roi,
+      layer_report=FLAGS.layer_report)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "
@@ -81,6 +89,13 @@ def main(argv):
   print(f"ops: {info['ops']}")
   if info["float_fallback_ops"]:
     print(f"float fallback: {', '.join(info['float_fallback_ops'])}")
+  if info["float_layers"]:
+    print(f"layers kept float: {', '.join(info['float_layers'])}")
+  if info["layer_errors"]:
+    print("worst layers (rmse/scale): "
+          + layer_errors.worst_summary(info["layer_errors"]))
+    print(f"layer errors: {info['layer_errors_csv']}, "
+          f"{info['layer_errors_png']}")
   print(f"wrote {info['path']} ({info['size_bytes']} bytes, {info['quantize']})"
         f" and {info['labels_path']}")
 

@@ -175,7 +175,8 @@ class ConvertConfig(_Checked):
       "train", "Split of --representative_data to calibrate on.",
       ("train", "validation", "test"))
   float_layers: typing.Tuple[str, ...] = _field(
-      (), "int8 only: network layers (e.g. conv1) kept float32.")
+      (), "int8 only: network layers (e.g. conv1) kept float32, and/or "
+      "auto:N, the N with the largest quantization error.")
   lower_lrn: bool = _field(False, "Rewrite LRN with integer-capable ops so "
                            "int8 models quantize it.")
 

@@ -30,6 +30,7 @@ from alexnet.graph_tools import graph_io
 from alexnet.lite import flatbuffer
 from alexnet.lite import full_integer
 from alexnet.lite import interpreter
+from alexnet.lite import layer_errors
 from alexnet.lite import metadata
 from alexnet.lite.lower_lrn import lower_lrn as lower_lrn_nodes
 
@@ -104,7 +105,8 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          representative_data=None, representative_split="train",
                          representative_samples=100, image_size=None,
                          class_names=None, model_name="AlexNet GTSRB",
-                         lower_lrn=False, float_layers=(), crop_roi=False):
+                         lower_lrn=False, float_layers=(), crop_roi=False,
+                         layer_report=False):
   """Converts a frozen classification graph to a .tflite file.
 
   crop_roi: the calibration images are cropped to the sign's ROI when read
@@ -114,12 +116,16 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
   alexnet.lite.lower_lrn), so in an int8 model only the input's per-image
   standardization stays float (see alexnet.lite.full_integer); on CPUs the lowered LRN
   is slower than LRN's float kernel. float_layers (int8 only) names network
-  layers, such as "conv1", to keep float32 inside the int8 model.
+  layers, such as "conv1", to keep float32 inside the int8 model, and
+  "auto:N" the N with the largest quantization error. layer_report (int8
+  only) measures each quantized layer's error in the written model
+  (alexnet.lite.layer_errors) and writes it beside the model as
+  NAME_layers.csv and NAME_layers.png.
 
   Writes `output_path` (with metadata: labels and input normalization) and
   labels.txt beside it, both atomically. Returns a dict describing the
   result: paths, size, input/output type and quantization, ops, float
-  fallbacks.
+  fallbacks, the layers kept float, the layer error rows (or None).
   """
   quantize, input_type, output_type = resolve_types(
       quantize, inference_type, inference_input_type, inference_output_type)
@@ -127,6 +133,9 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
     raise UserError(f"--float_layers={','.join(float_layers)} keeps layers "
                     f"float inside an int8 model: it needs --quantize=int8, "
                     f"not {quantize}")
+  if layer_report and quantize != "int8":
+    raise UserError("--layer_report measures the layers of an int8 model: it "
+                    f"needs --quantize=int8, not {quantize}")
   graph_def = graph_io.load_graph_def(graph_path)
   inputs, outputs = graph_io.io_tensors(graph_io.import_graph(graph_def, graph_path),
                                       graph_path, input_arrays[0],
@@ -157,22 +166,28 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       source = os.path.join(tmp, "lowered.pb")
       with open(source, "wb") as f:
         f.write(graph_def.SerializeToString())
-    model = tflite_bytes(source, input_arrays, output_arrays, shape,
-                         quantize, input_type, output_type,
-                         representative_data, representative_split,
-                         representative_samples, graph_path=graph_path,
-                         float_layers=float_layers, crop_roi=crop_roi)
+    model, kept, rows = _convert(
+        source, input_arrays, output_arrays, shape, quantize, input_type,
+        output_type, representative_data, representative_split,
+        representative_samples, graph_path, float_layers, crop_roi,
+        layer_report)
   model = metadata.populate(
       model, class_names, model_name,
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
-      "quantization" + (f" ({', '.join(float_layers)} float)"
-                        if float_layers else "") + "; input raw RGB 0..255")
+      "quantization" + (f" ({', '.join(kept)} float)" if kept else "") +
+      "; input raw RGB 0..255")
   atomic_files.atomic_write(output_path, model)
   labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
                              metadata.LABELS_FILE)
   atomic_files.atomic_write(labels_path, metadata.labels_text(class_names))
-  return dict(describe(model, output_path, labels_path, quantize),
-              lowered_lrn=lowered)
+  info = dict(describe(model, output_path, labels_path, quantize),
+              lowered_lrn=lowered, float_layers=kept, layer_errors=rows)
+  if rows:
+    base = os.path.splitext(output_path)[0]
+    info["layer_errors_csv"], info["layer_errors_png"] = layer_errors.write(
+        rows, base + "_layers.csv", base + "_layers.png",
+        f"{os.path.basename(output_path)}: int8 error by layer")
+  return info
 
 
 def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
@@ -186,7 +201,18 @@ def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
   any tensor can be the output (benchmarks/profile_tflite.py converts the net
   cut after each layer). Errors name `graph_path` (default: `source`).
   """
-  graph_path = graph_path or source
+  return _convert(source, input_arrays, output_arrays, shape, quantize,
+                  input_type, output_type, representative_data,
+                  representative_split, representative_samples,
+                  graph_path or source, float_layers, crop_roi)[0]
+
+
+def _convert(source, input_arrays, output_arrays, shape, quantize, input_type,
+             output_type, representative_data, representative_split,
+             representative_samples, graph_path, float_layers, crop_roi,
+             layer_report=False):
+  """tflite_bytes' conversion; returns (bytes, layers kept float, layer
+  error rows or None)."""
   converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
       source, list(input_arrays), list(output_arrays),
       {input_arrays[0]: shape})
@@ -200,8 +226,8 @@ def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",
           representative_data, representative_split, shape[1],
           representative_samples, crop_roi)
       return full_integer.quantize(converter, input_type, output_type,
-                                   float_layers, graph_path)
-    return converter.convert()
+                                   float_layers, graph_path, layer_report)
+    return converter.convert(), [], None
   except ConverterError as e:
     _converter_error(graph_path, e)
 

@@ -60,8 +60,9 @@ def _tensor_type(subgraph, index):
 def list_ops(data):
   """The main subgraph's operators in execution order.
 
-  Returns a list of dicts {"op", "inputs", "outputs"}: the op name and the
-  element types of its (non-optional) input and output tensors. The first
+  Returns a list of dicts {"op", "inputs", "outputs", "names"}: the op name,
+  the element types of its (non-optional) input and output tensors, and its
+  output tensors' names. The first
   input is the activation, so its type tells which kernel runs: float32 in an
   int8 model means the op falls back to float.
   """
@@ -75,6 +76,8 @@ def list_ops(data):
         "inputs": [_tensor_type(subgraph, t) for t in op.InputsAsNumpy()
                    if t >= 0],
         "outputs": [_tensor_type(subgraph, t) for t in op.OutputsAsNumpy()],
+        "names": [subgraph.Tensors(t).Name().decode()
+                  for t in op.OutputsAsNumpy()],
     })
   return ops
 

@@ -14,9 +14,10 @@ way: on x86 CPUs without 8-bit dot-product instructions XNNPACK's int8 conv1
 by layer).
 """
 
+import io
+
 import numpy as np
 import tensorflow as tf
-from tensorflow.lite.python import convert as tflite_convert
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.python import util as tflite_util
 from tensorflow.lite.tools import flatbuffer_utils
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 from alexnet.core.errors import UserError
 from alexnet.datasets import tfrecord_reader
+from alexnet.lite import layer_errors
 from alexnet.nets import alexnet as alexnet_net
 
 PIXEL_RANGE = (0.0, 255.0)
@@ -74,28 +76,81 @@ def _scope_outputs(model, scope):
   return names
 
 
-def quantize(converter, input_type, output_type, float_layers, graph_path):
+def quantize(converter, input_type, output_type, float_layers, graph_path,
+             layer_report=False):
   """Calibrates, pins the input range, quantizes all but the standardization
-  and `float_layers`, sets the io types."""
+  and the float layers, sets the io types.
+
+  float_layers: layer names and at most one "auto:N", the N layers with the
+  largest quantization error (alexnet.lite.layer_errors). Returns (model
+  bytes, the layers kept float, the per-layer error rows of the written
+  model, or None unless `layer_report`).
+  """
+  named, worst = layer_errors.parse_float_layers(float_layers)
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-  # Calibrate only: the input range is fixed and the standardization kept
-  # float before quantizing (see module docstring); the rest follows what
-  # converter.convert() does for int8.
-  converter._experimental_calibrate_only = True  # pylint: disable=protected-access
+  # QuantizationDebugger is TensorFlow's public API that calibrates through
+  # the converter (building a debug model it does not need here), quantizes
+  # the calibrated model with nodes denylisted, and measures each layer's
+  # error. Its `calibrated_model` is replaced by the one with the input range
+  # pinned; tests/lite/test_private_apis.py pins that it quantizes that one.
+  debugger = tf.lite.experimental.QuantizationDebugger(
+      converter=converter, debug_dataset=converter.representative_dataset)
   model = flatbuffer_utils.read_model_from_bytearray(
-      bytearray(converter.convert()))
+      bytearray(debugger.calibrated_model))
   _pin_input_range(model)
+  debugger.calibrated_model = bytes(
+      flatbuffer_utils.convert_object_to_bytearray(model))
   denylisted = _scope_outputs(model, alexnet_net.STANDARDIZE_SCOPE)
-  for layer in float_layers:
-    outputs = _scope_outputs(model, layer)
-    if not outputs:
+  denylisted += _layer_outputs(model, named, graph_path)
+  rows = None
+  if worst or layer_report:
+    rows = _layer_errors(debugger, denylisted)
+  kept = list(named)
+  if worst:
+    chosen = layer_errors.worst_layers(rows, worst, exclude=named)
+    kept += chosen
+    denylisted += _layer_outputs(model, chosen, graph_path)
+    rows = None
+  if rows is None and layer_report:
+    rows = _layer_errors(debugger, denylisted)
+  # Setting `options` would rebuild the debug model; the quantized model
+  # only needs the denylist.
+  debugger.options.denylisted_nodes = denylisted or None
+  quantized = debugger.get_nondebug_quantized_model()
+  return _set_io_types(quantized, input_type, output_type, denylisted), kept, rows
+
+
+def _options(denylisted):
+  return tf.lite.experimental.QuantizationDebugOptions(
+      denylisted_nodes=denylisted or None)
+
+
+def _layer_errors(debugger, denylisted):
+  """Runs the debug model quantized with `denylisted` float on the debug
+  images; the per-op error rows."""
+  debugger.options = _options(denylisted)
+  debugger.run()
+  dump = io.StringIO()
+  debugger.layer_statistics_dump(dump)
+  return layer_errors.rows_from_dump(dump.getvalue())
+
+
+def _layer_outputs(model, layers, graph_path):
+  outputs = []
+  for layer in layers:
+    found = _scope_outputs(model, layer)
+    if not found:
       raise UserError(f"{graph_path} has no layer '{layer}' to keep float: "
                       "pass layer names such as conv1 (summarize_graph "
-                      "lists the nodes)")
-    denylisted += outputs
-  quantized = tflite_convert.mlir_quantize(
-      flatbuffer_utils.convert_object_to_bytearray(model),
-      fully_quantize=False, denylisted_nodes=denylisted or None)
+                      "lists the nodes) or auto:N")
+    outputs += found
+  return outputs
+
+
+def _set_io_types(quantized, input_type, output_type, denylisted):
+  # modify_model_io_type has no public equivalent for an already quantized
+  # model (the converter's inference_input_type applies only inside
+  # convert()); tests/lite/test_private_apis.py pins what it does.
   if not denylisted:
     return tflite_util.modify_model_io_type(quantized, input_type, output_type)
   # The input now feeds float ops, not a QUANTIZE op, so modify_model_io_type

@@ -45,14 +45,17 @@ def tiny(pattern_gtsrb, pattern_graph):
   return {"data_dir": pattern_gtsrb["tfrecords"], "graph": pattern_graph}
 
 
-# name -> (quantize, inference_input_type, lower_lrn) of the variants the
-# tests convert; the int8-input one also has its LRNs rewritten.
+# name -> (quantize, inference_input_type, lower_lrn, float_layers,
+# layer_report) of the variants the tests convert: the pipeline's (its int8
+# with the per-layer error report), and an int8-input one with its LRNs
+# rewritten.
 VARIANTS = {
-    "float": ("none", None, False),
-    "dynamic": ("dynamic", None, False),
-    "float16": ("float16", None, False),
-    "int8_uint8_io": ("int8", "QUANTIZED_UINT8", False),
-    "int8_int8_io": ("int8", "INT8", True),
+    "float": ("none", None, False, (), False),
+    "dynamic": ("dynamic", None, False, (), False),
+    "float16": ("float16", None, False, (), False),
+    "int8_uint8_io": ("int8", "QUANTIZED_UINT8", False, (), True),
+    "int8_float_conv1": ("int8", "QUANTIZED_UINT8", False, ("conv1",), False),
+    "int8_int8_io": ("int8", "INT8", True, (), False),
 }
 
 
@@ -61,12 +64,14 @@ def converted(tiny, tmp_path_factory):
   """Converts each VARIANT once; returns name -> convert_frozen_graph info."""
   from alexnet.lite import converter  # pylint: disable=g-import-not-at-top
   infos = {}
-  for name, (quantize, input_type, lower_lrn) in VARIANTS.items():
+  for name, (quantize, input_type, lower_lrn, layers, report) in (
+      VARIANTS.items()):
     out_dir = tmp_path_factory.mktemp(name)
     infos[name] = converter.convert_frozen_graph(
         tiny["graph"], str(out_dir / "model.tflite"), quantize=quantize,
         inference_input_type=input_type, lower_lrn=lower_lrn,
-        representative_data=tiny["data_dir"], representative_samples=24)
+        float_layers=layers, representative_data=tiny["data_dir"],
+        representative_samples=24, layer_report=report)
   return infos
 
 

@@ -191,15 +191,11 @@ def test_builtin_kernels_match_xnnpack(converted, validation):
                              interpreter.predict(xnnpack, images), atol=1e-5)
 
 
-def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
+def test_int8_keeps_float_layers_float(converted, validation):
   """float_layers=["conv1"]: conv1 computes in float32, conv2-5 in int8, and
   the model still agrees with the float one."""
-  path = str(tmp_path / "conv1_float.tflite")
-  info = converter.convert_frozen_graph(
-      tiny["graph"], path, quantize="int8",
-      inference_input_type="QUANTIZED_UINT8", float_layers=["conv1"],
-      representative_data=tiny["data_dir"], representative_samples=24)
-  with open(path, "rb") as f:
+  info = converted["int8_float_conv1"]
+  with open(info["path"], "rb") as f:
     ops = flatbuffer.list_ops(f.read())
   convs = [flatbuffer.kernel_type(op) for op in ops if op["op"] == "CONV_2D"]
   assert convs == ["float32"] + ["int8"] * 4
@@ -207,7 +203,7 @@ def test_int8_keeps_float_layers_float(tiny, converted, validation, tmp_path):
   images = validation[0]
   float_probs = interpreter.predict(
       interpreter.load(converted["float"]["path"]), images)
-  probs = interpreter.predict(interpreter.load(path), images)
+  probs = interpreter.predict(interpreter.load(info["path"]), images)
   assert metrics.top1_agreement(float_probs, probs) >= 0.95
 
 
