@@ -18,6 +18,7 @@ setup(
         "tqdm",
         "matplotlib",
         "ai-edge-litert",
+        "tensorboard==2.21.*",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "mediapipe==1.2.*"]},
 )
