@@ -5,6 +5,7 @@ evaluation report, the comparison table, the models), so every number in it
 can be checked against a file in the run folder.
 """
 
+import collections
 import datetime
 import html
 import json
@@ -20,12 +21,18 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 # pylint: disable=wrong-import-position
 from alexnet.core import atomic_files
 from alexnet.evaluation import plots
+from alexnet.graph_tools import graph_io
+from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools import registry
+from alexnet.graph_tools.summarize import human_readable
+from alexnet.lite import layer_errors
+from alexnet.nets import alexnet as alexnet_net
 from alexnet.runner import comparison
 from alexnet.runner import model_files
 from alexnet.runner.images import load_images
 
 SAMPLES_PNG = "sample_predictions.png"
+NETWORK_PNG = "network.png"
 
 
 def machine():
@@ -62,6 +69,61 @@ def plot_sample_predictions(graph_path, data_dir, split, path, count=24,
   return path
 
 
+def network_layers(graph_path):
+  """[(layer, output shape, parameters)] of a frozen classifier: its input,
+  each layer under the network's scope (in graph order; a layer's output is
+  its last op), and the probabilities."""
+  graph_def = graph_io.load_graph_def(graph_path)
+  graph = graph_io.import_graph(graph_def, graph_path)
+  # Parameters: the constants of layers that multiply by weights (not the
+  # axes and epsilons of the standardization).
+  weighted = {node.name.split("/")[1] for node in graph_def.node
+              if node.op in ("Conv2D", "MatMul") and "/" in node.name}
+  params = collections.Counter()
+  for node in graph_def.node:
+    layer = node.name.split("/")[1] if "/" in node.name else None
+    if node.op == "Const" and layer in weighted:
+      params[layer] += graph_utils.num_elements(node.attr["value"].tensor)
+  outputs = collections.OrderedDict()
+  for op in graph.get_operations():
+    parts = op.name.split("/")
+    if op.type == "Const" or not op.outputs:
+      continue
+    if op.type == "Placeholder" or op.name == alexnet_net.PROBABILITIES_NODE:
+      outputs[op.name] = op.outputs[0]
+    elif len(parts) > 1:
+      outputs.pop(parts[1], None)  # keep the layer's last op, in its place
+      outputs[parts[1]] = op.outputs[0]
+  return [(name, [1] + tensor.shape.as_list()[1:], params[name])
+          for name, tensor in outputs.items()]
+
+
+def plot_network(layers, path, title):
+  """The layers as a column of boxes: name, output shape, parameters."""
+  fig, ax = plt.subplots(figsize=(5.5, 0.55 * len(layers) + 0.8))
+  ax.set_xlim(0, 1)
+  ax.set_ylim(len(layers), -0.6)
+  ax.axis("off")
+  for row, (name, shape, count) in enumerate(layers):
+    color = "#dde8f6" if count else "#eeeeee"
+    ax.add_patch(plt.Rectangle((0.05, row), 0.9, 0.7, facecolor=color,
+                               edgecolor="#335"))
+    dims = "x".join(str(d) for d in shape)
+    weights = f"{human_readable(count)} parameters" if count else "-"
+    ax.text(0.08, row + 0.35, name, va="center", fontsize=9,
+            fontweight="bold")
+    ax.text(0.42, row + 0.35, dims, va="center", fontsize=8)
+    ax.text(0.92, row + 0.35, weights, va="center", ha="right", fontsize=8)
+    if row:
+      ax.annotate("", (0.5, row), (0.5, row - 0.3),
+                  arrowprops=dict(arrowstyle="->", color="#335"))
+  total = sum(count for _, _, count in layers)
+  ax.set_title(f"{title}: {human_readable(total)} parameters", fontsize=10)
+  fig.tight_layout()
+  plots.save_figure(fig, path)
+  return path
+
+
 def _short(name, width=24):
   return name if len(name) <= width else name[:width - 1] + "…"
 
@@ -73,6 +135,9 @@ def write(pipeline):
       pipeline.path("graphs", "frozen.pb"), pipeline.path("tfrecords"),
       "validation", pipeline.path(SAMPLES_PNG),
       crop_roi=pipeline.model.crop_roi)
+  network = plot_network(network_layers(pipeline.path("graphs", "frozen.pb")),
+                         pipeline.path(NETWORK_PNG),
+                         f"AlexNet {pipeline.size}x{pipeline.size}, frozen")
   evaluations = {}
   for split in pipeline.splits:
     with open(pipeline.path(f"evaluation_{split}", "report.json")) as f:
@@ -80,6 +145,7 @@ def write(pipeline):
   tables = {split: records["compare"]["result"][split]["rows"]
             for split in pipeline.splits}
   figures = [
+      ("The network: each layer's output shape and parameters", network),
       ("Data: one row of samples per class",
        records["data"]["result"]["contact_sheet"]),
       ("Loss per batch", pipeline.path("model", plots.LOSS_PER_BATCH)),
@@ -95,7 +161,7 @@ def write(pipeline):
   html_path = pipeline.path("report.html")
   atomic_files.atomic_write(md_path, md)
   atomic_files.atomic_write(html_path, _html(md))
-  return [md_path, html_path, samples]
+  return [md_path, html_path, samples, network]
 
 
 def _markdown(pipeline, evaluations, tables, figures):
@@ -150,6 +216,7 @@ def _markdown(pipeline, evaluations, tables, figures):
       registry.format_report(
           registry.TransformRecord(**step)
           for step in records["transform"]["result"]["steps"]), "",
+      *_layer_error_section(pipeline),
       "## Steps and how to run each alone", "",
       "| stage | seconds | command |", "|---|---|---|",
   ]
@@ -170,6 +237,33 @@ def _markdown(pipeline, evaluations, tables, figures):
                    f"{c['correct']} | {accuracy} |")
     lines.append("")
   return "\n".join(lines)
+
+
+def _layer_error_section(pipeline):
+  """Per int8 variant: the worst layers, the plot and the table of each
+  quantized op's own error (alexnet.lite.layer_errors)."""
+  variants = pipeline.records["tflite"]["result"]
+  lines = []
+  for name, result in variants.items():
+    if not result.get("layer_errors"):
+      continue
+    if not lines:
+      lines += ["## int8 error by layer", "",
+                "Each quantized op's own error on the calibration images, "
+                "against its float version on the same inputs "
+                "(tf.lite.experimental.QuantizationDebugger); rmse/scale "
+                "near 0.29 is rounding alone. `--float_layers=auto:N` keeps "
+                "the N worst network layers float.", ""]
+    rows = result["layer_errors"]
+    kept = result.get("float_layers") or []
+    lines += [f"### {name}", "",
+              "- Float layers: " + (", ".join(kept) or "none (all int8)"),
+              "- Worst layers (rmse/scale): "
+              + layer_errors.worst_summary(rows), "",
+              f"![{name} error by layer]"
+              f"({os.path.relpath(result['layer_errors_png'], pipeline.dir)})",
+              "", layer_errors.markdown_table(rows)]
+  return lines
 
 
 def _flag(field):

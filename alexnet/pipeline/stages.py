@@ -127,7 +127,8 @@ class Pipeline:
                 "float16": ("float16", ()), "int8": ("int8", ())}
     layers = self.convert.float_layers
     if layers:
-      variants[f"int8_float_{'_'.join(layers)}"] = ("int8", tuple(layers))
+      name = "_".join(layers).replace(":", "")  # auto:2 -> auto2
+      variants[f"int8_float_{name}"] = ("int8", tuple(layers))
     return variants
 
   @property
@@ -369,13 +370,17 @@ class Pipeline:
                  "representative_split": self.convert.representative_split,
                  "lower_lrn": self.convert.lower_lrn,
                  "inference_input_type": "QUANTIZED_UINT8",
-                 "crop_roi": self.model.crop_roi}
+                 "crop_roi": self.model.crop_roi, "layer_report": True}
         if layers:
           extra["float_layers"] = layers
       info = converter.convert_frozen_graph(
           frozen, out, input_shapes=[[1, self.size, self.size, 3]],
           quantize=quantize, **extra)
       results[variant] = {"path": out, "bytes": info["size_bytes"]}
+      if info["layer_errors"]:
+        results[variant].update(
+            {k: info[k] for k in ("layer_errors", "float_layers",
+                                  "layer_errors_png")})
       if layers:
         extra["float_layers"] = ",".join(layers)
       commands.append(_tool("convert", input_file=frozen, output_file=out,

@@ -218,3 +218,33 @@ def test_evaluate_tool_on_tflite_matches_comparison(run, tool, tmp_path):
       float(rows["tflite_int8"]["agreement"]))
   assert set(summary["latency_ms"]) == {"1", "2"}
   assert (out / "confusion_matrix.png").stat().st_size > 0
+
+
+def test_report_draws_the_network_and_the_int8_errors_by_layer(run):
+  """The network figure has the frozen graph's layers; the int8 section
+  lists every row of the variant's layer CSV and names its worst layers."""
+  from alexnet.lite import layer_errors  # pylint: disable=g-import-not-at-top
+  from alexnet.pipeline import report as pipeline_report  # pylint: disable=g-import-not-at-top
+  run_dir, _ = run
+  report = open(os.path.join(run_dir, "report.md")).read()
+  assert f"]({pipeline_report.NETWORK_PNG})" in report
+  layers = pipeline_report.network_layers(
+      os.path.join(run_dir, "graphs", "frozen.pb"))
+  names = [name for name, _, _ in layers]
+  assert names[0] == "input" and names[-1] == "probabilities"
+  assert {"conv1", "pool5", "fc8"} <= set(names)
+  params = dict((name, count) for name, _, count in layers)
+  assert params["pool5"] == 0 and params["fc8"] > 0
+  assert dict((n, s) for n, s, _ in layers)["fc8"] == [1, 43]
+  section = report[report.index("## int8 error by layer"):]
+  with open(os.path.join(run_dir, "tflite", "alexnet_int8_layers.csv")) as f:
+    rows = list(csv.DictReader(f))
+  assert rows
+  table = re.split(r"\n##+ ", section[section.index("### int8\n"):])[0]
+  assert len([l for l in table.splitlines()
+              if re.match(r"\| \w+ \| [A-Z_0-9]+ \| [0-9.]+ \|", l)]) == len(
+                  rows)
+  assert "alexnet_int8_layers.png" in table
+  worst = max(rows, key=lambda r: float(r[layer_errors.SCORE])
+              if r["tensor"].count("/") else -1)
+  assert f"Worst layers (rmse/scale): {worst['layer']} " in table
