@@ -11,8 +11,9 @@ rmse/scale of its ops.
 
 `--float_layers=auto:N` keeps the N layers with the highest score float.
 Only the network's own layers (named "<net scope>/<layer>/...") are
-candidates: the input standardization is always float, and the output
-softmax stays quantized so the output type can be set.
+candidates: the input standardization is always float anyway, and the
+output softmax ("probabilities", outside the network's scope) is listed but
+never chosen.
 """
 
 import csv
