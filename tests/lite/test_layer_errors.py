@@ -53,7 +53,6 @@ def test_every_quantized_layer_is_listed_with_finite_errors(converted):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.slow
 def test_auto_keeps_the_worst_layer_float(converted, auto_converted):
   worst = layer_errors.worst_layers(converted["int8_uint8_io"]["layer_errors"],
                                     1)
@@ -99,7 +98,6 @@ def test_layer_report_needs_int8(small_graph, tmp_path):
                                    layer_report=True)
 
 
-@pytest.mark.slow
 def test_convert_tool_writes_the_layer_report(tool, tiny, small_graph,
                                               tmp_path):
   out = tmp_path / "m.tflite"
