@@ -98,6 +98,11 @@ def test_bad_inputs_give_one_line_and_no_output(tool, exported, tmp_path):
       ("transform", f"--in_graph={tmp}/frozen.pb",
        f"--out_graph={tmp}/missing/out.pb", "--inputs=input",
        "--outputs=probabilities", "--transforms=remove_device"),
+      # A transform's bad argument (tests/graph_tools/test_bad_arguments.py
+      # has every one): refused before anything is written.
+      ("transform", f"--in_graph={tmp}/frozen.pb", f"--out_graph={out}",
+       "--inputs=input", "--outputs=probabilities",
+       "--transforms=rename_node(old_node_name=nope, new_node_name=w2)"),
       ("freeze", f"--input_graph={tmp}/graph.pbtxt", "--input_binary=true",
        f"--input_checkpoint={checkpoint}", f"--output_graph={out}",
        "--output_node_names=probabilities"),
