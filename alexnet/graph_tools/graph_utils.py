@@ -90,7 +90,8 @@ def copy_without_nodes(graph_def):
 
 
 def keep_nodes(graph_def, keep):
-  """Deletes the nodes whose names are not in `keep`, in place, keeping order.
+  """Deletes the nodes whose names are not in `keep`, in place, keeping order,
+  and the colocation hints that named them (see update_colocation).
 
   Nodes are moved, not copied: the survivors are sorted to the front and the
   tail is cut off.
