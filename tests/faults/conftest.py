@@ -150,6 +150,7 @@ def fault_catalogue(tiny_gtsrb, tiny_model, tmp_path_factory):
   open(gt_csv, "w").write("\n".join(lines) + "\n")
   c["gt_csv_mismatch"] = gt_csv
 
+  open(join("gtsrb.zip"), "wb").write(b"not a zip archive")
   c["a_file"] = join("a_file")
   open(c["a_file"], "w").write("not a folder\n")
   os.makedirs(join("out"))

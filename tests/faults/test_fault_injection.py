@@ -1,7 +1,9 @@
 """Every tool over the catalogue of broken inputs (tests/faults/conftest.py).
 
 For each case: a non-zero exit, no traceback, one error line that names the
-file or flag at fault, the inputs unchanged and no file left behind. The
+file or flag at fault, the inputs unchanged and no file left behind (but for
+a pipeline whose data stage fails: its run folder keeps pipeline.log, which
+holds the error line; a refused pipeline run makes no folder). The
 cases run in one process that imports TensorFlow once and forks a child per
 command line (tests/faults/fork_tools.py), so the catalogue costs seconds,
 not one TensorFlow start per case.
@@ -147,6 +149,10 @@ def _cases(c):
   return cases
 
 
+# A failed pipeline stage keeps its run folder: pipeline.log, with the line.
+_FAILED_STAGE = "failed_stage_run"
+
+
 def _error_line(text):
   lines = [line for line in text.splitlines()
            if line.startswith("error:")]
@@ -157,6 +163,9 @@ def _error_line(text):
 def test_every_tool_over_the_fault_catalogue(fault_catalogue, tmp_path):
   c = fault_catalogue
   cases = _cases(c)
+  not_a_zip = os.path.join(c["root"], "gtsrb.zip")
+  cases.append(("pipeline", [f"--output_dir={tmp_path / _FAILED_STAGE}",
+                             f"--data={not_a_zip}"], not_a_zip))
   config = {"watch": [c["root"], c["tfrecords"], c["model_dir"]],
             "cases": [{"tool": t, "args": a, "cwd": str(tmp_path)}
                       for t, a, _ in cases]}
@@ -181,8 +190,17 @@ def test_every_tool_over_the_fault_catalogue(fault_catalogue, tmp_path):
       problems.append(f"error line of {len(line)} characters")
     if result["changed"]:
       problems.append(f"changed or left {result['changed']}")
-    if set(os.listdir(tmp_path)) - {"cases.json", "results.json"}:
-      problems.append(f"left {os.listdir(tmp_path)} in the working folder")
+    left = set(os.listdir(tmp_path)) - {"cases.json", "results.json",
+                                        _FAILED_STAGE}
+    if left:
+      problems.append(f"left {sorted(left)} in the working folder")
+    if _FAILED_STAGE in " ".join(args):
+      log = tmp_path / _FAILED_STAGE / "pipeline.log"
+      files = [f for _, _, names in os.walk(log.parent) for f in names]
+      if (not log.exists() or line is None or line not in log.read_text() or
+          files != ["pipeline.log"]):
+        problems.append(f"{log} does not hold the error line, or {files} "
+                        "are more than the log")
     if problems:
       failures.append(f"{tool} {' '.join(args)}: {'; '.join(problems)}\n"
                       f"    {output.strip().splitlines()[-1:]}")
