@@ -41,7 +41,7 @@ define_integer("train_seed", None, "Training seed (default: the preset's, "
                "else --seed).", low=0)
 flags.DEFINE_boolean("force", False, "Redo complete stages.")
 # Any setting of the preset can be overridden by its own flag.
-define_config_flags(ModelConfig, skip=("num_classes", "class_names"),
+define_config_flags(ModelConfig, skip=("num_classes", "class_names", "fake_quant"),
                     overrides_only=True)
 define_config_flags(TrainConfig, skip=("seed",), overrides_only=True)
 define_config_flags(ConvertConfig, skip=("quantize",), overrides_only=True)

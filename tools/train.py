@@ -17,6 +17,16 @@ task of the cluster with the same flags plus its own --job_name and
 
 Worker 0 is the chief: it alone writes MODEL_DIR (and exports); a step
 averages --batch_size images from each worker.
+
+Quantization-aware training (tf.contrib.quantize's recipe): fine-tune a
+trained float model with fake quantization for a few epochs,
+
+  python tools/train.py --data_dir=data/tfrecords --model_dir=runs/qat \
+      --init_checkpoint=runs/alexnet --quantize_delay=0 --epochs=2 \
+      --learning_rate=1e-5 --image_size=227
+
+then freeze its export and convert it with --inference_type=QUANTIZED_UINT8
+(tools/convert.py): no representative data needed.
 """
 
 import os
@@ -35,8 +45,8 @@ import tensorflow as tf  # after alexnet, which picks TensorFlow's kernels
 
 from config_flags import config_from_flags, define_config_flags, parse_flags
 
-# Taken from the dataset, not from flags.
-_FROM_DATASET = ("num_classes", "class_names")
+# Taken from the dataset, not from flags; fake_quant from --quantize_delay.
+_FROM_DATASET = ("num_classes", "class_names", "fake_quant")
 
 flags.DEFINE_string("data_dir", None, "TFRecord dataset (build_tfrecord.py).")
 flags.DEFINE_string("model_dir", None, "Checkpoints, logs and exports.")

@@ -117,6 +117,9 @@ class ModelConfig(_Checked):
       "(x - 127.5) / 127.5; equalize: histogram equalization of each "
       "channel, then per_image.", INPUT_STANDARDIZATIONS)
   crop_roi: bool = _field(False, "Crop images to the sign's ROI when read.")
+  fake_quant: bool = _field(False, "Fake quantization in the graph "
+                            "(quantization-aware training; set by "
+                            "--quantize_delay).")
   # The label of each output, in order (GTSRB's sign names by default).
   class_names: typing.Tuple[str, ...] = _field((), "Class names.")
 
@@ -161,6 +164,14 @@ class TrainConfig(_Checked):
   log_every_n_steps: int = _field(100, "Logged loss line interval.", low=1)
   keep_checkpoints: int = _field(3, "Recent checkpoints kept.", low=1)
   num_threads: int = _field(0, "Op threads (0: all cores).", low=0)
+  quantize_delay: int = _field(
+      -1, "Quantization-aware training: fake quantization of weights and "
+      "activations from this global step on (-1: off; 0 when fine-tuning "
+      "a float model).", low=-1)
+  init_checkpoint: typing.Optional[str] = _field(
+      None, "Start from this model_dir's best (else latest) checkpoint, or "
+      "this checkpoint prefix, when --model_dir has none (e.g. a float "
+      "model to fine-tune with --quantize_delay).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +211,12 @@ class PipelineConfig(_Checked):
       high=1, low_open=True, high_open=True)
   latency_runs: int = _field(50, "Timed runs per model and thread count.",
                              low=0)
+  qat_epochs: int = _field(
+      0, "Quantization-aware fine-tuning of the trained model for this many "
+      "epochs, converted as the TFLite variant qat_int8 (0: none).", low=0)
+  qat_learning_rate: float = _field(
+      1e-5, "Constant learning rate of the quantization-aware fine-tuning.",
+      low=0, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)

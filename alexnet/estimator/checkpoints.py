@@ -170,8 +170,9 @@ def check_compatible(checkpoint_path, variables):
   return saved
 
 
-def restore(session, checkpoint_path, variables=None):
-  """Restores `variables` (default: all global ones) after checking them.
+def restorer(checkpoint_path, variables=None):
+  """A Saver restoring `variables` (default: all global ones) from
+  `checkpoint_path`, after checking them; built before a graph is finalized.
 
   From the variables' moving averages where the checkpoint has one for each.
   """
@@ -181,8 +182,15 @@ def restore(session, checkpoint_path, variables=None):
   averages = {average_name(v): v for v in variables}
   if averages and all(name in saved for name in averages):
     variables = averages
+  return tf.compat.v1.train.Saver(variables)
+
+
+def restore(session, checkpoint_path, variables=None, saver=None):
+  """Restores `variables` as `restorer` says, or with `saver`, a restorer
+  built before the graph was finalized."""
+  saver = saver or restorer(checkpoint_path, variables)
   try:
-    tf.compat.v1.train.Saver(variables).restore(session, checkpoint_path)
+    saver.restore(session, checkpoint_path)
   except (tf.errors.OpError, ValueError, IndexError) as e:
     raise _unreadable(checkpoint_path, e) from None
 

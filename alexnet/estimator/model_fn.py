@@ -18,6 +18,10 @@ PREDICT usually the `input` placeholder); `labels` are int64 class ids.
 The prediction tensors carry the fixed node names of
 alexnet.nets.alexnet, so an inference graph is simply the PREDICT graph.
 
+With ModelConfig.fake_quant every mode's graph is rewritten by
+alexnet.nets.quantize (quantization-aware training; TrainConfig's
+quantize_delay in TRAIN mode).
+
 `params` is a `Params`: the network's ModelConfig, the TrainConfig (its
 optimization fields are read in TRAIN mode) and the run's step counts
 (`Schedule`), which the trainer derives from the dataset.
@@ -32,6 +36,7 @@ from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.estimator import checkpoints
 from alexnet.nets import alexnet as alexnet_lib
 from alexnet.nets import nets_factory
+from alexnet.nets import quantize
 
 
 class ModeKeys:
@@ -140,6 +145,12 @@ def model_fn(features, labels, mode, params):
   # The network's variables are the global ones it adds (in creation order).
   first_variable = len(tf.compat.v1.global_variables())
   logits, _ = network_fn(features)
+  if model.fake_quant:
+    # Before the loss and the optimizer, as contrib.quantize required; the
+    # activation ranges are network variables (averaged like the weights).
+    logits = quantize.quantize_network(
+        logits, is_training, max(train.quantize_delay, 0) if is_training
+        else 0)
   network_variables = tf.compat.v1.global_variables()[first_variable:]
   predictions = alexnet_lib.inference_outputs(logits)
   if mode == ModeKeys.PREDICT:

@@ -50,6 +50,7 @@ from alexnet.estimator import train_log
 from alexnet.estimator.input_fn import input_fn
 from alexnet.estimator.model_fn import ModeKeys, Params, Schedule, model_fn
 from alexnet.evaluation import checkpoint_eval
+from alexnet.nets import quantize
 from alexnet.training import cluster as cluster_lib
 from alexnet.training.hooks import ProgressHook
 
@@ -70,6 +71,7 @@ class _Trainer:
     self.log = log
     self.saver = None  # The TRAIN graph's, once built.
     self.server = None  # In a cluster, once started.
+    self.init_checkpoint = None  # A checkpoint to start from, if any.
 
   def session_config(self):
     return session_config(self.run.num_threads)
@@ -102,7 +104,11 @@ class _Trainer:
       spec = model_fn(images, labels, ModeKeys.TRAIN, self.params)
       self.saver = tf.compat.v1.train.Saver(max_to_keep=run.keep_checkpoints,
                                             save_relative_paths=True)
-      scaffold = tf.compat.v1.train.Scaffold(saver=self.saver)
+      # Only when model_dir has no checkpoint yet (MonitoredTrainingSession).
+      init_fn = (self._initializer(self.init_checkpoint)
+                 if self.init_checkpoint else None)
+      scaffold = tf.compat.v1.train.Scaffold(saver=self.saver,
+                                             init_fn=init_fn)
       global_step = tf.compat.v1.train.get_global_step()
       if cluster and not cluster.is_chief:
         self._work(spec, scaffold, global_step)
@@ -188,6 +194,35 @@ class _Trainer:
       while not sess.should_stop():
         sess.run(spec.train_op)
 
+  def _initializer(self, checkpoint_path):
+    """A Scaffold init_fn restoring the model variables (those of the
+    PREDICT graph, without optimizer state) that `checkpoint_path` holds;
+    called in the TRAIN graph."""
+    size = self.params.model.image_size
+    with tf.Graph().as_default():
+      model_fn(tf.compat.v1.placeholder(tf.float32, [None, size, size, 3]),
+               None, ModeKeys.PREDICT, self.params)
+      names = {v.op.name for v in tf.compat.v1.global_variables()}
+    saved = dict(tf.train.list_variables(checkpoint_path))
+    missing = sorted(names - set(saved))
+    missing = [n for n in missing if not quantize.is_range_variable(n)]
+    if missing:
+      raise UserError(f"--init_checkpoint={checkpoint_path} has no variable "
+                      f"{missing[0]}: it is not from this network (check "
+                      "--normalization)")
+
+    variables = [v for v in tf.compat.v1.global_variables()
+                 if v.op.name in names and v.op.name in saved]
+    saver = checkpoints.restorer(checkpoint_path, variables)
+
+    def init_fn(scaffold, session):
+      del scaffold
+      checkpoints.restore(session, checkpoint_path, saver=saver)
+      tqdm.write(f"initialized {len(variables)} variables from "
+                 f"{checkpoint_path}")
+
+    return init_fn
+
   def _save_now(self, step_context):
     """A checkpoint at the current step (a MonitoredSession step_fn)."""
     self.saver.save(step_context.session,
@@ -256,6 +291,37 @@ def _mean(values):
   return sum(values) / len(values) if values else None
 
 
+def _check_quantization(model_dir, model):
+  """UserError if model_dir holds a model quantized otherwise (a float one
+  is fine-tuned quantization-aware into a new model_dir)."""
+  if not os.path.exists(model_dir_lib.config_path(model_dir)):
+    return
+  saved = model_dir_lib.load_model_config(model_dir)
+  if saved.fake_quant and not model.fake_quant:
+    raise UserError(f"{model_dir} holds a quantization-aware model: continue "
+                    "it with --quantize_delay")
+  if model.fake_quant and not saved.fake_quant:
+    raise UserError(f"{model_dir} holds a float model: fine-tune it "
+                    "quantization-aware into a new --model_dir with "
+                    f"--init_checkpoint={model_dir}")
+
+
+def _init_checkpoint(path, model):
+  """The checkpoint --init_checkpoint names: a model_dir's best (else
+  latest) one, checked against `model`, or a checkpoint prefix."""
+  if not os.path.isdir(path):
+    return checkpoints.resolve(None, path)
+  if os.path.exists(model_dir_lib.config_path(path)):
+    saved = model_dir_lib.load_model_config(path).to_dict()
+    for key, value in model.to_dict().items():
+      if key not in ("fake_quant", "class_names") and saved[key] != value:
+        raise UserError(f"--init_checkpoint={path} was trained with "
+                        f"--{key}={saved[key]}, not {value}: pass "
+                        f"--{key}={saved[key]}")
+  return checkpoints.resolve(
+      path, "best" if checkpoints.read_best(path) else "latest")
+
+
 def train(data_dir, model_dir, model, train_config=TrainConfig(),
           cluster=None):
   """Trains (or resumes training) a model in model_dir; see module docstring.
@@ -290,7 +356,13 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
                else run.max_steps)
   model = model.replace(
       num_classes=manifest["num_classes"],
-      class_names=tuple(tfrecord_reader.class_names(manifest)))
+      class_names=tuple(tfrecord_reader.class_names(manifest)),
+      fake_quant=run.quantize_delay >= 0)
+  if run.quantize_delay >= max_steps:
+    raise UserError(f"--quantize_delay={run.quantize_delay} is not below the "
+                    f"run's {max_steps} steps, so no step would train "
+                    "quantized: lower it (0 to fine-tune a float model) or "
+                    "train longer")
   schedule = Schedule(
       total_steps=max_steps,
       warmup_steps=round(run.warmup_epochs * steps_per_epoch),
@@ -318,6 +390,7 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     cluster_lib.finish(cluster, trainer.server)
     return max_steps
   os.makedirs(model_dir, exist_ok=True)
+  _check_quantization(model_dir, model)
   model_dir_lib.check_model_dir(model_dir, model)
   model_dir_lib.save_model_config(model_dir, model)
 
@@ -338,6 +411,8 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     if cluster:
       trainer.start_server()
       cluster_lib.quiet_sync_thread()
+    if run.init_checkpoint and not start:
+      trainer.init_checkpoint = _init_checkpoint(run.init_checkpoint, model)
     # Killed between an epoch's last checkpoint and its log line: finish it.
     _, epochs_logged = train_log.read(log_path)
     with tfrecord_reader.reading(data_dir, "train", "validation"):
