@@ -206,6 +206,13 @@ def build_dataset(root, tiny_set):
   return paths
 
 
+def quantization_aware(tiny_set, init_model_dir, epochs=1):
+  """tiny_set fine-tuned quantization-aware from the model in
+  init_model_dir (tools/train.py --init_checkpoint --quantize_delay=0)."""
+  return tiny_set.replace(train=tiny_set.train.replace(
+      quantize_delay=0, init_checkpoint=init_model_dir, epochs=epochs))
+
+
 def train_model(tfrecords, model_dir, tiny_set):
   """Trains tiny_set's model on the TFRecords into model_dir; returns it."""
   trainer.train(tfrecords, model_dir, tiny_set.model, tiny_set.train)

@@ -97,3 +97,19 @@ def pattern_graph_equalized(pattern_gtsrb, tmp_path_factory):
   return _pattern_graph(pattern_gtsrb,
                         tmp_path_factory.mktemp("pattern_net_equalized"),
                         equalized)
+
+
+@pytest.fixture(scope="session")
+def qat_model(tiny_gtsrb, tiny_model, tmp_path_factory):
+  """tiny_model fine-tuned quantization-aware for 1 epoch (3 steps)."""
+  return builders.train_model(
+      tiny_gtsrb["tfrecords"], str(tmp_path_factory.mktemp("qat") / "run"),
+      builders.quantization_aware(builders.COLORS, tiny_model))
+
+
+@pytest.fixture(scope="session")
+def qat_graph(qat_model, tmp_path_factory):
+  """qat_model's latest checkpoint exported and frozen (fake-quant ops with
+  constant ranges)."""
+  return builders.freeze_model(
+      qat_model, str(tmp_path_factory.mktemp("qat_graph") / "frozen.pb"))

@@ -7,7 +7,16 @@
       --representative_data=data/tfrecords --representative_samples=200
 
 --inference_type=QUANTIZED_UINT8 (old toco recipes) means --quantize=int8
-with uint8 input and output. Integer inputs take raw pixels: uint8 with
+with uint8 input and output. A fake-quantized graph (tools/train.py
+--quantize_delay) converts from its trained ranges, as toco did, with no
+representative data:
+
+  python tools/convert.py --input_file=qat_frozen.pb --output_file=qat.tflite \
+      --inference_type=QUANTIZED_UINT8 --mean_values=0 --std_dev_values=1
+
+(--mean_values/--std_dev_values: real = (q - mean) / std; the graph takes raw
+pixels, so 0 and 1, the default.) --default_ranges_min/max give a graph
+without ranges one range for every activation (toco's dummy quantization). Integer inputs take raw pixels: uint8 with
 scale 1, zero_point 0; int8 with scale 1, zero_point -128 (pixel - 128).
 Also writes labels.txt beside the model; the model carries the labels and
 its input normalization as TFLite metadata. --float_layers=auto:N keeps the
@@ -48,6 +57,13 @@ flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
 flags.DEFINE_boolean("layer_report", False, "int8: measure each layer's "
                      "quantization error against float on the calibration "
                      "images; writes MODEL_layers.csv and MODEL_layers.png.")
+flags.DEFINE_list("mean_values", None, "QUANTIZED_UINT8 from ranges: input "
+                  "mean, real = (q - mean) / std (default: the graph's).")
+flags.DEFINE_list("std_dev_values", None, "QUANTIZED_UINT8 from ranges: "
+                  "input std (default: the graph's).")
+flags.DEFINE_float("default_ranges_min", None, "Range of activations without "
+                   "a trained one (toco's dummy quantization).")
+flags.DEFINE_float("default_ranges_max", None, "See --default_ranges_min.")
 # --quantize, --representative_samples/_split, --float_layers (names, or
 # auto:N: the N layers with the largest error), --lower_lrn.
 define_config_flags(ConvertConfig)
@@ -61,6 +77,17 @@ def parse_shapes(text):
   except ValueError:
     raise UserError(f"--input_shapes={text} is not comma-separated integers "
                     "such as 1,227,227,3") from None
+
+
+def first_value(name):
+  """The value of the list flag --NAME (one input), or None."""
+  values = getattr(FLAGS, name)
+  if not values:
+    return None
+  try:
+    return float(values[0])
+  except ValueError:
+    raise UserError(f"--{name}={','.join(values)} is not a number") from None
 
 
 def main(argv):
@@ -79,13 +106,25 @@ def main(argv):
       representative_samples=config.representative_samples,
       image_size=FLAGS.image_size, lower_lrn=config.lower_lrn,
       float_layers=config.float_layers, crop_roi=FLAGS.crop_roi,
-      layer_report=FLAGS.layer_report)
+      layer_report=FLAGS.layer_report,
+      mean_values=first_value("mean_values"),
+      std_dev_values=first_value("std_dev_values"),
+      default_ranges_min=FLAGS.default_ranges_min,
+      default_ranges_max=FLAGS.default_ranges_max)
   for key in ("input", "output"):
     io = info[key]
     print(f"{key}: {io['dtype']} {io['shape']} scale={io['scale']:g} "
           f"zero_point={io['zero_point']}")
   if info["lowered_lrn"]:
     print(f"LRN rewritten for integer kernels: {', '.join(info['lowered_lrn'])}")
+  ranges = info["ranges"]
+  if ranges:
+    mean, std = ranges["stats"]
+    print(f"{ranges['kind']} ranges, input mean {mean:g} std {std:g}")
+    if ranges["missing"]:
+      low, high = ranges["default"]
+      print(f"default range [{low:g}, {high:g}] used: "
+            f"{'; '.join(ranges['missing'])}")
   print(f"ops: {info['ops']}")
   if info["float_fallback_ops"]:
     print(f"float fallback: {', '.join(info['float_fallback_ops'])}")

@@ -32,6 +32,7 @@ from alexnet.lite import full_integer
 from alexnet.lite import interpreter
 from alexnet.lite import layer_errors
 from alexnet.lite import metadata
+from alexnet.lite import trained_ranges
 from alexnet.lite.lower_lrn import lower_lrn as lower_lrn_nodes
 
 QUANTIZE_MODES = config.QUANTIZE_MODES
@@ -106,8 +107,15 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
                          representative_samples=100, image_size=None,
                          class_names=None, model_name="AlexNet GTSRB",
                          lower_lrn=False, float_layers=(), crop_roi=False,
-                         layer_report=False):
+                         layer_report=False, mean_values=None,
+                         std_dev_values=None, default_ranges_min=None,
+                         default_ranges_max=None):
   """Converts a frozen classification graph to a .tflite file.
+
+  A fake-quantized graph (quantization-aware training) converts to int8 from
+  its trained ranges, with no representative data; so does a graph without
+  ranges given default_ranges_min/max (alexnet.lite.trained_ranges, toco's
+  QUANTIZED_UINT8 path; mean_values/std_dev_values are toco's input stats).
 
   crop_roi: the calibration images are cropped to the sign's ROI when read
   (for models trained on crops from full-image TFRecords).
@@ -149,10 +157,15 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       graph_shape[1:] != shape[1:]):
     raise UserError(f"--input_shapes={','.join(map(str, shape))} does not "
                     f"match the graph's input {graph_shape}")
-  if quantize == "int8":
+  ranges = _check_ranges(graph_path, graph_def, quantize, input_arrays[0],
+                         input_type, representative_data, float_layers,
+                         layer_report, mean_values, std_dev_values,
+                         default_ranges_min, default_ranges_max)
+  if quantize == "int8" and not ranges:
     if not representative_data:
       raise UserError("--quantize=int8 needs --representative_data=TFRECORDS_"
-                      "DIR for calibration")
+                      "DIR for calibration (or a quantization-aware graph, or "
+                      "--default_ranges_min/--default_ranges_max)")
     manifest = _check_representative_data(
         representative_data, representative_split, shape[1], num_classes,
         image_size)
@@ -166,28 +179,91 @@ def convert_frozen_graph(graph_path, output_path, input_arrays=("input",),
       source = os.path.join(tmp, "lowered.pb")
       with open(source, "wb") as f:
         f.write(graph_def.SerializeToString())
-    model, kept, rows = _convert(
-        source, input_arrays, output_arrays, shape, quantize, input_type,
-        output_type, representative_data, representative_split,
-        representative_samples, graph_path, float_layers, crop_roi,
-        layer_report)
+    if ranges:
+      try:
+        model = trained_ranges.tflite_bytes(
+            source, input_arrays, output_arrays, shape, input_type,
+            output_type, ranges["stats"], ranges["default"])
+      except ConverterError as e:
+        _converter_error(graph_path, e)
+      kept, rows = (), None
+    else:
+      model, kept, rows = _convert(
+          source, input_arrays, output_arrays, shape, quantize, input_type,
+          output_type, representative_data, representative_split,
+          representative_samples, graph_path, float_layers, crop_roi,
+          layer_report)
   model = metadata.populate(
       model, class_names, model_name,
       f"Traffic sign classifier ({len(class_names)} classes), {quantize} "
-      "quantization" + (f" ({', '.join(kept)} float)" if kept else "") +
+      "quantization" + (f" ({ranges['kind']} ranges)" if ranges else "") +
+      (f" ({', '.join(kept)} float)" if kept else "") +
       "; input raw RGB 0..255")
   atomic_files.atomic_write(output_path, model)
   labels_path = os.path.join(os.path.dirname(os.path.abspath(output_path)),
                              metadata.LABELS_FILE)
   atomic_files.atomic_write(labels_path, metadata.labels_text(class_names))
   info = dict(describe(model, output_path, labels_path, quantize),
-              lowered_lrn=lowered, float_layers=kept, layer_errors=rows)
+              lowered_lrn=lowered, float_layers=kept, layer_errors=rows,
+              ranges=ranges)
   if rows:
     base = os.path.splitext(output_path)[0]
     info["layer_errors_csv"], info["layer_errors_png"] = layer_errors.write(
         rows, base + "_layers.csv", base + "_layers.png",
         f"{os.path.basename(output_path)}: int8 error by layer")
   return info
+
+
+def _check_ranges(graph_path, graph_def, quantize, input_name, input_type,
+                  representative_data, float_layers, layer_report,
+                  mean_values, std_dev_values, default_ranges_min,
+                  default_ranges_max):
+  """None for a conversion without the graph's own ranges, else {"kind":
+  "trained" or "default", "stats": input (mean, std), "default": (min, max)
+  or None, "missing": the ops without a trained range}; UserError for flags
+  that contradict the graph."""
+  fake_quant = trained_ranges.has_ranges(graph_def)
+  if (default_ranges_min is None) != (default_ranges_max is None):
+    raise UserError("--default_ranges_min and --default_ranges_max go "
+                    "together: pass both")
+  default = (None if default_ranges_min is None else
+             (float(default_ranges_min), float(default_ranges_max)))
+  if default and default[0] >= default[1]:
+    raise UserError(f"--default_ranges_min={default[0]:g} is not below "
+                    f"--default_ranges_max={default[1]:g}")
+  if fake_quant and quantize in ("dynamic", "float16"):
+    raise UserError(f"{graph_path} is fake-quantized (quantization-aware "
+                    f"training): --quantize={quantize} would ignore its "
+                    "trained ranges; convert it with "
+                    "--inference_type=QUANTIZED_UINT8")
+  if quantize != "int8" or not (fake_quant or default):
+    if mean_values is not None or std_dev_values is not None or default:
+      raise UserError("--mean_values, --std_dev_values and --default_ranges_"
+                      "min/max apply to --inference_type=QUANTIZED_UINT8 "
+                      "without representative data")
+    return None
+  if representative_data:
+    raise UserError(
+        f"{graph_path} carries trained ranges (fake-quant ops): drop "
+        "--representative_data" if fake_quant else
+        "--default_ranges_min/max replace calibration: drop them or "
+        "--representative_data")
+  if float_layers or layer_report:
+    flag = (f"--float_layers={','.join(float_layers)}" if float_layers
+            else "--layer_report")
+    raise UserError(f"{flag} needs calibration (--representative_data), "
+                    "not trained or default ranges")
+  missing = trained_ranges.missing_ranges(graph_def)
+  if missing and not default:
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    raise UserError(f"{graph_path}: {missing[0]}{more}: train it with "
+                    "tools/train.py --quantize_delay, or pass "
+                    "--default_ranges_min and --default_ranges_max")
+  return {"kind": "trained" if fake_quant else "default",
+          "stats": trained_ranges.input_stats(graph_def, input_name,
+                                              input_type, mean_values,
+                                              std_dev_values),
+          "default": default, "missing": missing}
 
 
 def tflite_bytes(source, input_arrays, output_arrays, shape, quantize="none",

@@ -205,12 +205,13 @@ class _Rewrite:
         decay = tf.minimum(EMA_DECAY, (1.0 + step) / (10.0 + step))
         batch_low = tf.minimum(tf.reduce_min(value), 0.0)
         batch_high = tf.maximum(tf.reduce_max(value), 0.0)
-        low = tf.compat.v1.assign_sub(low, (1.0 - decay) * (low - batch_low))
-        high = tf.compat.v1.assign_sub(high,
-                                       (1.0 - decay) * (high - batch_high))
+        # The updated ranges quantize this very step; no gradient to them.
+        low = tf.stop_gradient(tf.compat.v1.assign_sub(
+            low, (1.0 - decay) * (low - batch_low)))
+        high = tf.stop_gradient(tf.compat.v1.assign_sub(
+            high, (1.0 - decay) * (high - batch_high)))
       quantized = tf.quantization.fake_quant_with_min_max_vars(
-          tensor, tf.stop_gradient(low), tf.stop_gradient(high),
-          num_bits=NUM_BITS, narrow_range=False)
+          tensor, low, high, num_bits=NUM_BITS, narrow_range=False)
     return self._delayed(quantized, tensor)
 
 
