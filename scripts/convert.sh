@@ -16,6 +16,9 @@
 #   INFERENCE_TYPE  FLOAT | QUANTIZED_UINT8 | INT8 (--inference_type)
 #   TRANSFORMED_OUT transformed graph to write
 #
+# With INFERENCE_TYPE=QUANTIZED_UINT8 a quantization-aware model (tools/train.py
+# --quantize_delay) converts from its trained ranges, with no representative
+# data, as toco did; a float graph needs tools/convert.py's calibration flags.
 # INPUT_SHAPE (default 1,227,227,3) sets the input shape for the transforms
 # and the converter; PYTHON (default python) the interpreter. obfuscate_names
 # keeps the --inputs/--outputs names, so the converter still finds them.

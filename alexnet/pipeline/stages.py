@@ -1,8 +1,15 @@
 """The original project's whole recipe as one resumable chain of stages.
 
   data → convert → tfrecords → train → evaluate → export → freeze → summarize
-  → transform → tflite (float, dynamic, float16, int8 [, int8 with layers
-  kept float]) → compare → report
+  → transform [→ qat] → tflite (float, dynamic, float16, int8 [, int8 with
+  layers kept float] [, qat_int8]) → compare → report
+
+With qat_epochs (PipelineConfig) the "qat" stage fine-tunes the trained
+model quantization-aware (tools/train.py --init_checkpoint
+--quantize_delay=0) into RUN/model_qat and freezes it with its ranges
+(graphs/frozen_qat.pb); the TFLite variant qat_int8 is converted from those
+ranges (--inference_type=QUANTIZED_UINT8, no representative data), and both
+join every comparison table.
 
 Each stage calls the same library function as its own tool and records the
 equivalent command line, so every step can be rerun alone. A stage finishes
@@ -47,6 +54,8 @@ from alexnet.serving import export
 from alexnet.training import trainer
 
 OUTPUT_NODE = "probabilities"
+QAT_VARIANT = "qat_int8"  # with PipelineConfig.qat_epochs
+QAT_FROZEN = "frozen_qat.pb"
 SPLITS = ("validation", "test")
 
 
@@ -115,6 +124,9 @@ class Pipeline:
         ("freeze", {}, self._freeze),
         ("summarize", {}, self._summarize),
         ("transform", {"transforms": self.transforms}, self._transform),
+        *([("qat", {"qat_epochs": s.qat_epochs,
+                    "qat_learning_rate": s.qat_learning_rate}, self._qat)]
+          if s.qat_epochs else []),
         ("tflite", {"variants": self.tflite_variants(),
                     "convert": self.convert.to_dict()}, self._tflite),
         ("compare", {"latency_runs": s.latency_runs}, self._compare),
@@ -129,6 +141,9 @@ class Pipeline:
     if layers:
       name = "_".join(layers).replace(":", "")  # auto:2 -> auto2
       variants[f"int8_float_{name}"] = ("int8", tuple(layers))
+    if self.settings.qat_epochs:
+      # From the quantization-aware model's ranges ("qat" stage).
+      variants[QAT_VARIANT] = ("int8", "trained ranges")
     return variants
 
   @property
@@ -293,14 +308,10 @@ class Pipeline:
                          self.train)
     plots.plot_training(model_dir, model_dir)
     best = checkpoints.read_best(model_dir)
-    flags = {k: v for k, v in {**self.model.to_dict(),
-                               **self.train.to_dict()}.items()
-             if k not in ("num_classes", "class_names") and v is not None}
-    flags = {k: ",".join(v) if isinstance(v, list) else v
-             for k, v in flags.items()}
     return ({"step": step, "best": best},
             [_tool("train", data_dir=self.path("tfrecords"),
-                   model_dir=model_dir, **flags, export=False)])
+                   model_dir=model_dir, **_train_flags(self.model, self.train),
+                   export=False)])
 
   def _evaluate(self):
     result, commands = {}, []
@@ -354,6 +365,35 @@ class Pipeline:
                    outputs=OUTPUT_NODE, transforms=self.transforms,
                    report=True)])
 
+  def _qat(self):
+    """Quantization-aware fine-tuning of the trained model, exported and
+    frozen with its fake-quant ops (graphs/frozen_qat.pb)."""
+    s = self.settings
+    model_dir = self.path("model_qat")
+    if self.ran:
+      self._fresh(model_dir)
+    train = self.train.replace(
+        epochs=s.qat_epochs, quantize_delay=0,
+        init_checkpoint=self.path("model"),
+        learning_rate=s.qat_learning_rate, lr_schedule="constant",
+        warmup_epochs=0.0)
+    step = trainer.train(self.path("tfrecords"), model_dir, self.model, train)
+    which = "best" if checkpoints.read_best(model_dir) else "latest"
+    export_dir = export.export(model_dir, which)
+    graph = os.path.join(export_dir, export.INFERENCE_GRAPH)
+    ckpt = os.path.join(export_dir, export.CHECKPOINT)
+    out = self.path("graphs", QAT_FROZEN)
+    freeze.freeze_graph(graph, ckpt, out, [OUTPUT_NODE])
+    return ({"step": step, "best": checkpoints.read_best(model_dir),
+             "frozen": out},
+            [_tool("train", data_dir=self.path("tfrecords"),
+                   model_dir=model_dir, **_train_flags(self.model, train),
+                   export=False),
+             _tool("export", model_dir=model_dir, checkpoint=which),
+             _tool("freeze", input_graph=graph, input_checkpoint=ckpt,
+                   input_binary=True, output_graph=out,
+                   output_node_names=OUTPUT_NODE)])
+
   def _tflite(self):
     # Converted from the frozen graph: the transformed one has its weights
     # rounded, which would add round_weights' error to every variant.
@@ -363,6 +403,17 @@ class Pipeline:
     results, commands = {}, []
     for variant, (quantize, layers) in self.tflite_variants().items():
       out = self.path("tflite", f"alexnet_{variant}.tflite")
+      if variant == QAT_VARIANT:
+        qat_frozen = self.path("graphs", QAT_FROZEN)
+        info = converter.convert_frozen_graph(
+            qat_frozen, out, input_shapes=[[1, self.size, self.size, 3]],
+            inference_type="QUANTIZED_UINT8")
+        results[variant] = {"path": out, "bytes": info["size_bytes"]}
+        commands.append(_tool("convert", input_file=qat_frozen,
+                              output_file=out, input_arrays="input",
+                              output_arrays=OUTPUT_NODE, input_shapes=shape,
+                              inference_type="QUANTIZED_UINT8"))
+        continue
       extra = {}
       if quantize == "int8":
         extra = {"representative_data": self.path("tfrecords"),
@@ -392,6 +443,8 @@ class Pipeline:
     """[(name, path)] of every model variant, the float frozen graph first."""
     models = [("frozen", self.path("graphs", "frozen.pb")),
               ("transformed", self.path("graphs", "transformed.pb"))]
+    if self.settings.qat_epochs:
+      models.append(("frozen_qat", self.path("graphs", QAT_FROZEN)))
     models += [(f"tflite_{v}", self.path("tflite", f"alexnet_{v}.tflite"))
                for v in self.tflite_variants()]
     return models
@@ -420,6 +473,16 @@ class Pipeline:
   def _report(self):
     paths = report.write(self)
     return {"files": paths}, []
+
+
+def _train_flags(model, train):
+  """tools/train.py's flags for a ModelConfig and TrainConfig (the dataset
+  gives the classes; --quantize_delay gives fake_quant)."""
+  flags = {k: v for k, v in {**model.to_dict(), **train.to_dict()}.items()
+           if k not in ("num_classes", "class_names", "fake_quant")
+           and v is not None}
+  return {k: ",".join(v) if isinstance(v, list) else v
+          for k, v in flags.items()}
 
 
 def _tool(name, **flags):
