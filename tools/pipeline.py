@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+from alexnet.core import atomic_files
 from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
                                  TrainConfig)
 from alexnet.core.errors import UserError, exit_on_user_error
@@ -68,10 +69,7 @@ def main(argv):
     if path and path != "synthetic" and not os.path.exists(path):
       raise UserError(f"--{flag}={path} does not exist: pass a GTSRB zip or "
                       "folder" + (", or 'synthetic'" if flag == "data" else ""))
-  if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
-    raise UserError(f"--output_dir={FLAGS.output_dir} is a file: pass a "
-                    "folder for the run")
-  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  atomic_files.ensure_dir(FLAGS.output_dir)
   log_file = logging.FileHandler(os.path.join(FLAGS.output_dir,
                                               "pipeline.log"))
   log_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

@@ -75,6 +75,18 @@ def created_dir(path, keep=None):
   from. An existing folder is left as it is."""
   top = None if os.path.isdir(path) else (_missing_top(path) or
                                           os.path.abspath(path))
+  ensure_dir(path)
+  try:
+    yield path
+  except BaseException:
+    if not (keep and keep()):
+      remove_created(top)
+    raise
+
+
+def ensure_dir(path):
+  """Makes the folder `path` and its parents; UserError naming `path` when
+  it, or a folder above it, is a file, or it cannot be made."""
   if os.path.exists(path) and not os.path.isdir(path):
     raise UserError(f"cannot write into {path}: it is a file, not a "
                     "directory; pass another output path")
@@ -86,12 +98,6 @@ def created_dir(path, keep=None):
     os.makedirs(path, exist_ok=True)
   except OSError as e:
     raise write_failed(os.path.join(path, ""), e) from None
-  try:
-    yield path
-  except BaseException:
-    if not (keep and keep()):
-      remove_created(top)
-    raise
 
 
 def remove_created(top):
