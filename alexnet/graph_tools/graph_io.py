@@ -6,13 +6,14 @@ and the parsed message are never both in memory in full. With a TensorStore
 large Const contents are not copied into the message at all.
 """
 
+import math
 import os
 
-import numpy as np
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
+from tensorflow.core.framework import tensor_pb2
 
 from alexnet.core.errors import UserError, first_line
 from alexnet.core.atomic_files import atomic_path
@@ -60,6 +61,17 @@ def _truncated(path):
 
 def _parse_binary(path, tensors):
   graph_def = graph_pb2.GraphDef()
+  if os.path.getsize(path) < tensors.streaming_min_bytes():
+    # Nothing to detach and no memory to save: one parse in C is much
+    # faster than a Python loop over the nodes.
+    with open(path, "rb") as f:
+      data = f.read()
+    try:
+      graph_def.ParseFromString(data)
+    except pb_message.DecodeError as e:
+      raise UserError(f"{path} is truncated or not a valid binary GraphDef "
+                      f"({e}): pass a GraphDef .pb file") from None
+    return graph_def
   with open(path, "rb") as f:
     while True:
       key = _read_varint(f, path)
@@ -110,6 +122,22 @@ def _parse_text(path):
   return graph_def
 
 
+# TensorProto's repeated value fields (float_val, int_val, ...).
+_VALUE_FIELDS = tuple(f.name for f in tensor_pb2.TensorProto.DESCRIPTOR.fields
+                      if f.name.endswith("_val"))
+_ITEMSIZE = {}  # DataType enum -> bytes per element (0: not fixed-size)
+
+
+def _itemsize(dtype_enum):
+  if dtype_enum not in _ITEMSIZE:
+    try:
+      dtype = tf.dtypes.as_dtype(dtype_enum)
+      _ITEMSIZE[dtype_enum] = 0 if dtype == tf.string else dtype.size
+    except TypeError:
+      _ITEMSIZE[dtype_enum] = 0
+  return _ITEMSIZE[dtype_enum]
+
+
 def _check_consts(graph_def, tensors, path):
   """UserError naming the first Const whose stored bytes do not fit its
   dtype and shape (a corrupt or hand-edited file)."""
@@ -118,18 +146,13 @@ def _check_consts(graph_def, tensors, path):
       continue
     tensor = node.attr["value"].tensor
     dims = [d.size for d in tensor.tensor_shape.dim]
-    try:
-      itemsize = tf.dtypes.as_dtype(tensor.dtype).size
-    except TypeError:
-      itemsize = 0
-    if (any(d < 0 for d in dims) or not itemsize or
-        tensor.dtype == tf.string.as_datatype_enum):
+    itemsize = _itemsize(tensor.dtype)
+    if not itemsize or any(d < 0 for d in dims):
       continue
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)
     size = tensors.content_size(node)
-    values = max((len(getattr(tensor, f.name)) for f in
-                  tensor.DESCRIPTOR.fields if f.name.endswith("_val")),
-                 default=0)
+    values = 0 if size else max(len(getattr(tensor, name))
+                                for name in _VALUE_FIELDS)
     if size and size != count * itemsize:
       problem = (f"holds {size} bytes but its "
                  f"{tf.dtypes.as_dtype(tensor.dtype).name} shape {dims} "
@@ -194,7 +217,8 @@ def check_graph(graph_def, what):
     names.add(node.name)
   for node in graph_def.node:
     for inp in node.input:
-      if graph_utils.node_name(inp) not in names:
+      # Most inputs are plain names: skip the parse for those.
+      if inp not in names and graph_utils.node_name(inp) not in names:
         raise UserError(f"{what}: node '{node.name}' reads '{inp}', which is "
                         "no node of the graph (truncated or edited file?)")
 
@@ -211,6 +235,10 @@ def check_names(graph_def, names, what):
 def _write_binary(graph_def, f, tensors):
   # Each node is written on its own (large contents straight from the
   # store) so that the serialized graph never exists as one more copy.
+  if not tensors.holds_contents() and (
+      graph_def.ByteSize() < tensor_store.DETACH_MIN_BYTES):
+    f.write(graph_def.SerializeToString())  # Small: one call in C.
+    return
   node_tag = wire.tag(wire.GRAPH_NODE, wire.LENGTH_DELIMITED)
   for node in graph_def.node:
     parts = tensors.serialized_parts(node)

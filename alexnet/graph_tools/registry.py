@@ -136,11 +136,13 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
   check_arguments(transforms)
   graph_io.check_names(graph_def, inputs, "input")
   graph_io.check_names(graph_def, outputs, "output")
-  bar = tqdm.tqdm(transforms, desc="transform", unit="transform",
-                  disable=not progress)
+  # A disabled bar still costs more than a small graph's transform.
+  bar = tqdm.tqdm(transforms, desc="transform", unit="transform") \
+      if progress else None
   size = serialized_size(graph_def, tensors) if stats is not None else None
-  for name, params in bar:
-    bar.set_postfix_str(name)
+  for name, params in bar or transforms:
+    if bar is not None:
+      bar.set_postfix_str(name)
     context = TransformContext(inputs, outputs, params, name, tensors)
     ignore_errors = context.get_one_bool("ignore_errors", False)
     logging.info("Applying %s", name)

@@ -33,6 +33,17 @@ class TensorStore:
     self._contents = {}
     self._next_key = 0
 
+  def streaming_min_bytes(self):
+    """Files this large are read node by node (see graph_io): from the size
+    at which a content could be detached, at most DETACH_MIN_BYTES."""
+    if self.detach_min_bytes is None:
+      return DETACH_MIN_BYTES
+    return min(self.detach_min_bytes, DETACH_MIN_BYTES)
+
+  def holds_contents(self):
+    """True when some Const's content lives here, not in its NodeDef."""
+    return bool(self._contents)
+
   def _put(self, node, content):
     key = str(self._next_key)
     self._next_key += 1
