@@ -3,7 +3,7 @@
   python benchmarks/bench_transform.py [--frozen=/tmp/alexnet227_frozen.pb]
       [--reference_python=/work/venv-tf212/bin/python] [--repeats=1]
       [--checkpoint=runs/x/model.ckpt-N --image_size=67]
-      [--small_repeats=20] [--no-per_transform]
+      [--small_repeats=20] [--no-per_transform] [--small_only]
 
 Makes (once) a frozen random-init AlexNet at 227x227 (~234 MB) with the
 network function and our freeze, then runs the original project's transform
@@ -170,10 +170,11 @@ GOLDEN = os.path.join(REPO, "tests", "graph_tools", "golden")
 
 
 def per_transform_jobs(frozen, image_size, repeats, small_repeats):
-  """(label, job) for each transform on `frozen` and each golden case."""
+  """(label, job) for each transform on `frozen` (unless None) and each
+  golden case."""
   jobs = []
   shape = f'type=float, shape="1,{image_size},{image_size},3"'
-  for name in registry.TRANSFORM_NAMES:
+  for name in registry.TRANSFORM_NAMES if frozen else ():
     args = shape if name == "strip_unused_nodes" else ALEXNET_ARGS.get(name)
     transforms = f"{name}({args})" if args else name
     jobs.append((f"AlexNet: {transforms}",
@@ -317,7 +318,18 @@ def main():
                       "and the golden graphs)")
   parser.add_argument("--small_repeats", type=int, default=20,
                       help="repeats per golden (small graph) case")
+  parser.add_argument("--small_only", action="store_true",
+                      help="only the golden cases, side by side (no frozen "
+                      "AlexNet needed)")
   args = parser.parse_args()
+  if args.small_only:
+    workers = [("ours (Python)", sys.executable, OURS_JOBS)]
+    if os.path.exists(args.reference_python):
+      workers.append(("C++ (TF 2.12)", args.reference_python, REFERENCE_JOBS))
+    run_per_transform(per_transform_jobs(None, args.image_size, args.repeats,
+                                         args.small_repeats),
+                      workers, tempfile.gettempdir())
+    return
   if not os.path.exists(args.frozen):
     print(f"making {args.frozen} (AlexNet {args.image_size}x"
           f"{args.image_size}, {args.checkpoint or 'random init'}, frozen)")

@@ -11,9 +11,12 @@ Options:
 A node is foldable when it is a Const, or when it is deterministic
 (not stateful, not a placeholder, not control flow, not an --inputs node)
 and all its data inputs are foldable. Every foldable tensor that a
-non-foldable node reads is computed once -- by TensorFlow itself: the
-foldable subgraph is imported into a tf.Graph and run in a Session -- and
-stored as a new Const named `NODE__cf__N` that keeps the control inputs the
+non-foldable node reads is computed once -- by TensorFlow's own kernels:
+op by op in eager mode (a tf.Graph and a Session cost milliseconds more
+than a small graph's whole folding), or, where an op has attributes eager
+execution cannot be given from a NodeDef (functions, tensors) or the caller
+runs in graph mode, by importing the foldable subgraph into a tf.Graph and
+running it in a Session -- and stored as a new Const named `NODE__cf__N` that keeps the control inputs the
 folded nodes had from outside. Finally everything the --outputs do not need
 is removed, as the C++ tool does. Consts larger than the size limit are not
 fed into folding at all (their results would be too large to store anyway).
@@ -25,6 +28,8 @@ speeds anything up; it makes the graph simpler for other transforms
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context as eager_context
+from tensorflow.python.eager import execute
 from tensorflow.python.framework import op_def_registry
 
 from alexnet.graph_tools import graph_utils
@@ -49,7 +54,8 @@ def _is_deterministic(op, excluded):
 
 
 def _foldable(graph_def, context, max_bytes):
-  """name -> set of control inputs (from outside the folded set) to keep."""
+  """name -> set of control inputs (from outside the folded set) to keep,
+  in execution order."""
   try:
     order = graph_utils.topological_order(graph_def)
   except ValueError as e:
@@ -95,9 +101,8 @@ def _targets(graph_def, foldable):
   return targets
 
 
-def _evaluate(graph_def, targets, max_bytes, tensors):
-  """Runs the foldable ancestors of `targets` in TensorFlow; tensor -> value."""
-  nodes = graph_utils.node_map(graph_def)
+def _needed(nodes, targets):
+  """Names of the foldable nodes that `targets` are computed from."""
   needed, pending = set(), list(set(targets.values()))
   while pending:
     name = pending.pop()
@@ -106,6 +111,114 @@ def _evaluate(graph_def, targets, max_bytes, tensors):
     needed.add(name)
     pending.extend(graph_utils.node_name(i)
                    for i in graph_utils.data_inputs(nodes[name]))
+  return needed
+
+
+class _NotEager(Exception):
+  """An op eager execution cannot be given from its NodeDef alone."""
+
+
+_LIST_FIELDS = ("s", "i", "f", "b", "type", "shape")
+
+
+def _shape(shape):
+  return None if shape.unknown_rank else [d.size for d in shape.dim]
+
+
+def _attr(value):
+  """An AttrValue as eager execution takes it."""
+  kind = value.WhichOneof("value")
+  if kind in ("s", "i", "f", "b", "type"):
+    return getattr(value, kind)
+  if kind == "shape":
+    return _shape(value.shape)
+  if kind == "list":
+    for field in _LIST_FIELDS:
+      items = getattr(value.list, field)
+      if items:
+        return [_shape(x) for x in items] if field == "shape" else list(items)
+    if value.list.func or value.list.tensor:
+      raise _NotEager
+    return []
+  raise _NotEager  # func, tensor, placeholder
+
+
+def _num_outputs(node, op_def):
+  def attr(name):
+    value = node.attr.get(name)
+    if value is None:  # Not written: the op's default.
+      value = next(a.default_value for a in op_def.attr if a.name == name)
+    return value
+  count = 0
+  for arg in op_def.output_arg:
+    if arg.number_attr:
+      count += attr(arg.number_attr).i
+    elif arg.type_list_attr:
+      count += len(attr(arg.type_list_attr).list.type)
+    else:
+      count += 1
+  return count
+
+
+def _evaluate_eagerly(nodes, order, needed, targets, tensors):
+  """tensor -> (value, dtype) of `targets`, each op run on its own kernel;
+  `order` lists the foldable names in execution order."""
+  ctx = eager_context.context()
+  results = {}
+  for name in order:
+    if name not in needed:
+      continue
+    node = nodes[name]
+    if node.op == "Const":
+      dtype = tf.dtypes.as_dtype(node.attr["dtype"].type)
+      results[node.name] = [tf.constant(tensors.value(node), dtype=dtype)]
+      continue
+    op_def = op_def_registry.get(node.op)
+    attrs = []
+    for key, value in node.attr.items():
+      if not key.startswith("_"):
+        attrs.extend((key, _attr(value)))
+    inputs = [results[graph_utils.node_name(i)][graph_utils.output_index(i)]
+              for i in graph_utils.data_inputs(node)]
+    results[node.name] = execute.execute(
+        node.op, _num_outputs(node, op_def), inputs, tuple(attrs), ctx)
+  values = {}
+  for name in targets:
+    src, slot = name.rsplit(":", 1)
+    tensor = results[src][int(slot)]
+    values[name] = (tensor.numpy(), tensor.dtype)
+  return values
+
+
+def _evaluate(graph_def, foldable, targets, max_bytes, tensors):
+  """Runs the foldable ancestors of `targets` in TensorFlow; tensor -> value.
+
+  `foldable` is _foldable's result, in execution order."""
+  nodes = graph_utils.node_map(graph_def)
+  needed = _needed(nodes, targets)
+  if tf.executing_eagerly():
+    try:
+      values = _evaluate_eagerly(nodes, foldable, needed, targets, tensors)
+    except _NotEager:
+      pass
+    except (tf.errors.OpError, ValueError, TypeError) as e:
+      _could_not_evaluate(e)
+    else:
+      return {name: value for name, value in values.items()
+              if np.asarray(value[0]).nbytes <= max_bytes}
+  return _evaluate_in_session(graph_def, needed, targets, max_bytes, tensors)
+
+
+def _could_not_evaluate(error):
+  first = (str(error).strip().splitlines()[0] if str(error).strip()
+           else type(error))
+  raise TransformError(f"fold_constants: TensorFlow could not evaluate the "
+                       f"constant subgraph: {first}") from None
+
+
+def _evaluate_in_session(graph_def, needed, targets, max_bytes, tensors):
+  """_evaluate for what eager execution cannot run: a Session on the
+  imported subgraph."""
   sub = tf.compat.v1.GraphDef()
   sub.versions.CopyFrom(graph_def.versions)
   for node in graph_def.node:
@@ -135,9 +248,7 @@ def _evaluate(graph_def, targets, max_bytes, tensors):
     with tf.compat.v1.Session(graph=graph, config=config) as session:
       values = session.run(fetch)
   except (tf.errors.OpError, ValueError, TypeError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)
-    raise TransformError(f"fold_constants: TensorFlow could not evaluate the "
-                         f"constant subgraph: {first}") from None
+    _could_not_evaluate(e)
   dtypes = {name: graph.get_tensor_by_name(name).dtype for name in fetch}
   return {name: (value, dtypes[name]) for name, value in zip(fetch, values)
           if np.asarray(value).nbytes <= max_bytes}
@@ -156,8 +267,8 @@ def transform(graph_def, context):
   max_bytes = context.get_one_int("max_constant_size_in_bytes", 10 << 20)
   foldable = _foldable(graph_def, context, max_bytes)
   targets = _targets(graph_def, foldable)
-  values = _evaluate(graph_def, targets, max_bytes, context.tensors) \
-      if targets else {}
+  values = (_evaluate(graph_def, foldable, targets, max_bytes,
+                      context.tensors) if targets else {})
   # Only now, with everything computed, is the graph changed.
   existing = {node.name for node in graph_def.node}
   renames = {}

@@ -52,3 +52,16 @@ def test_size_limit_keeps_large_results_unfolded():
       "fold_constants(max_constant_size_in_bytes=4)")
   assert "sum" in {n.name for n in out.node}
   assert not [n for n in out.node if "__cf__" in n.name]
+
+
+def test_graph_mode_caller_folds_the_same_through_a_session(helpers):
+  # Eager execution (the usual path) and the Session (graph-mode callers,
+  # ops eager execution cannot be given) must fold to the same graph.
+  eager = registry.transform_graph(_graph_with_random(), ["x"], ["out"],
+                                   "fold_constants")
+  with tf.Graph().as_default():
+    assert not tf.executing_eagerly()
+    in_session = registry.transform_graph(_graph_with_random(), ["x"],
+                                          ["out"], "fold_constants")
+  assert [n for n in eager.node if "__cf__" in n.name]
+  assert eager == in_session
