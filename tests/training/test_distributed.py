@@ -260,3 +260,20 @@ def test_worker_with_another_image_size_or_class_count_is_refused(
                      "has 10"):
     trainer.train(pattern_gtsrb["tfrecords"], model_dir,
                   builders.COLORS.model, run, worker)
+
+
+@pytest.mark.parametrize("dataset", ["tiny_gtsrb", "pattern_gtsrb"])
+def test_each_worker_reads_its_own_part_of_the_training_split(dataset,
+                                                              request):
+  """By shard file with as many shards as workers (pattern_gtsrb: 2), by
+  record within each shard with fewer (tiny_gtsrb: 1)."""
+  data_dir = request.getfixturevalue(dataset)["tfrecords"]
+
+  def images(shard=None):
+    dataset = tfrecord_reader.make_dataset(data_dir, "train", 67, 64,
+                                           shard=shard).unbatch()
+    return sorted(float(x.sum()) for x, _ in dataset.as_numpy_iterator())
+
+  parts = [images((i, 2)) for i in range(2)]
+  assert all(parts) and not set(parts[0]) & set(parts[1])
+  assert sorted(parts[0] + parts[1]) == images()
