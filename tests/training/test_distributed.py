@@ -277,3 +277,15 @@ def test_each_worker_reads_its_own_part_of_the_training_split(dataset,
   parts = [images((i, 2)) for i in range(2)]
   assert all(parts) and not set(parts[0]) & set(parts[1])
   assert sorted(parts[0] + parts[1]) == images()
+
+
+def test_unreachable_parameter_server_is_one_line_after_the_timeout(
+    pattern_gtsrb, tmp_path):
+  worker = _task(_hosts(), "worker", 1, cluster_timeout_secs=1)
+  start = time.time()
+  with pytest.raises(UserError, match=r"^/job:worker/task:1: cannot reach "
+                     r"/job:ps/task:0 at 127\.0\.0\.1:\d+ after 1 s"):
+    trainer.train(pattern_gtsrb["tfrecords"], str(tmp_path / "m"),
+                  builders.COLORS.model, builders.COLORS.train, worker)
+  assert time.time() - start < 30
+  assert not (tmp_path / "m").exists()
