@@ -70,19 +70,50 @@ def _common(args, model_dir, batch):
           f"--num_threads={args.threads}"]
 
 
-def _watch(proc, samples):
-  """Records (time, step, loopback bytes) for each of the chief's step
-  lines."""
+def _cpu_seconds(procs):
+  """User + system CPU seconds so far of every process of the run."""
+  total = 0
+  for proc in procs:
+    try:
+      with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+      continue
+    total += int(fields[11]) + int(fields[12])  # utime, stime
+  return total / os.sysconf("SC_CLK_TCK")
+
+
+def _watch(proc, procs, samples):
+  """Records (time, step, loopback bytes, CPU seconds of all the run's
+  processes) for each of the chief's step lines."""
   for line in proc.stdout:
     match = _STEP_LINE.search(line)
     if match and "loss" in line:
       samples.append((time.perf_counter(), int(match.group(1)),
-                      _loopback_bytes()))
+                      _loopback_bytes(), _cpu_seconds(procs)))
+
+
+def _train_only(data_dir, workdir):
+  """The dataset's training split alone (links to its shards), so neither
+  run spends time on a validation pass."""
+  with open(os.path.join(data_dir, "manifest.json")) as f:
+    manifest = json.load(f)
+  manifest["splits"] = {"train": manifest["splits"]["train"]}
+  out = os.path.join(workdir, "train_only")
+  os.makedirs(out)
+  for shard in manifest["splits"]["train"]["shards"]:
+    os.symlink(os.path.abspath(os.path.join(data_dir, shard)),
+               os.path.join(out, shard))
+  with open(os.path.join(out, "manifest.json"), "w") as f:
+    json.dump(manifest, f)
+  return out
 
 
 def run(args, distributed):
   """{"images_per_sec", "bytes_per_step", "step_seconds"} of one setting."""
   workdir = tempfile.mkdtemp(prefix="bench_distributed_")
+  args = argparse.Namespace(**{**vars(args),
+                               "data_dir": _train_only(args.data_dir, workdir)})
   procs, samples = [], []
   try:
     if distributed:
@@ -104,7 +135,7 @@ def run(args, distributed):
           stderr=subprocess.STDOUT if chief else subprocess.DEVNULL)
       procs.append(proc)
       if chief:
-        watcher = threading.Thread(target=_watch, args=(proc, samples))
+        watcher = threading.Thread(target=_watch, args=(proc, procs, samples))
         watcher.start()
     for proc in procs:
       proc.wait(timeout=args.timeout)
@@ -113,15 +144,20 @@ def run(args, distributed):
     for proc in procs:
       if proc.poll() is None:
         proc.kill()
-  # Steps after the warm-up, before the last (its validation pass).
+  # Steps after the warm-up, before the last (its checkpoint).
   timed = [s for s in samples if args.warmup <= s[1] < args.steps - 1]
   if len(timed) < 3:
     raise SystemExit(f"only {len(timed)} timed steps: raise --steps")
-  step_seconds = statistics.median(
-      b[0] - a[0] for a, b in zip(timed, timed[1:]))
-  bytes_per_step = (timed[-1][2] - timed[0][2]) / (timed[-1][1] - timed[0][1])
+  intervals = [b[0] - a[0] for a, b in zip(timed, timed[1:])]
+  step_seconds = statistics.median(intervals)
+  steps = timed[-1][1] - timed[0][1]
+  bytes_per_step = (timed[-1][2] - timed[0][2]) / steps
+  cpu_per_step = (timed[-1][3] - timed[0][3]) / steps
   return {"images_per_sec": args.total_batch / step_seconds,
-          "step_seconds": step_seconds, "bytes_per_step": bytes_per_step}
+          "step_seconds": step_seconds, "bytes_per_step": bytes_per_step,
+          "cpu_seconds_per_step": cpu_per_step,
+          "intervals": [round(i, 3) for i in intervals],
+          "steps_logged": [s[1] for s in samples]}
 
 
 def scaling_rows(images_per_sec_99, overhead_99, images_per_sec_227, batch,
@@ -166,22 +202,29 @@ def main():
 
   one = run(args, distributed=False)
   two = run(args, distributed=True)
+  # Images/s from the CPU time: what the step costs on 2 unshared cores.
+  for row in (one, two):
+    row["images_per_cpu_sec_2_cores"] = (
+        2 * args.total_batch / row["cpu_seconds_per_step"])
   params = parameter_bytes(args.image_size)
   print(json.dumps({"one_process": one, "two_workers_one_ps": two,
                     "parameter_bytes": params}, indent=2))
   print(f"\n| setting (total batch {args.total_batch}, {args.image_size}×"
-        f"{args.image_size}) | s/step | images/s | MB exchanged/step |")
-  print("|---|---|---|---|")
-  print(f"| 1 process | {one['step_seconds']:.3f} | "
-        f"{one['images_per_sec']:.1f} | {one['bytes_per_step'] / 1e6:.1f} |")
-  print(f"| 2 workers + 1 ps | {two['step_seconds']:.3f} | "
-        f"{two['images_per_sec']:.1f} | {two['bytes_per_step'] / 1e6:.1f} |")
+        f"{args.image_size}) | s/step | images/s | MB exchanged/step | CPU s/step "
+        "|")
+  print("|---|---|---|---|---|")
+  for name, row in (("1 process", one), ("2 workers + 1 ps", two)):
+    print(f"| {name} | {row['step_seconds']:.3f} | "
+          f"{row['images_per_sec']:.1f} | {row['bytes_per_step'] / 1e6:.1f} "
+          f"| {row['cpu_seconds_per_step']:.2f} |")
   print(f"\nparameters: {params / 1e6:.1f} MB; 2 workers x (pull + push) = "
         f"{4 * params / 1e6:.1f} MB per step")
 
-  # The cluster shares this machine's two cores: its step costs what one
-  # process's does plus the runtime's overhead.
-  overhead = max(0.0, two["step_seconds"] - one["step_seconds"])
+  # On a shared machine more processes get more of the CPU, so wall time
+  # flatters the cluster; the CPU time a step costs does not. The runtime's
+  # overhead is the cluster's extra CPU per step, as wall time on 2 cores.
+  overhead = max(0.0, two["cpu_seconds_per_step"] -
+                 one["cpu_seconds_per_step"]) / 2
   with open(os.path.join(args.data_dir, "manifest.json")) as f:
     train_images = json.load(f)["splits"]["train"]["count"]
   print(f"\nscaling model (per-worker batch {args.total_batch}, overhead "
@@ -190,7 +233,7 @@ def main():
         "| 12 epochs, min |")
   print("|---|---|---|---|---|---|")
   for size, gbit, n, spread, one_ps, minutes in scaling_rows(
-      one["images_per_sec"], overhead, args.images_per_sec_227,
+      one["images_per_cpu_sec_2_cores"], overhead, args.images_per_sec_227,
       args.total_batch, 12, train_images):
     print(f"| {size} | {gbit} | {n} | {spread:.2f} | {one_ps:.2f} | "
           f"{minutes:.1f} |")

@@ -128,8 +128,11 @@ def _update_moving_averages(variables, decay, global_step, train_op):
         average = tf.compat.v1.Variable(
             variable.initial_value, name=checkpoints.average_name(variable),
             trainable=False, use_resource=False)
-      updates.append(tf.compat.v1.assign_sub(
-          average, (1.0 - decay) * (average - variable)))
+      # Beside the average: in a cluster the update runs on its parameter
+      # server instead of moving the weights to the chief and back.
+      with tf.compat.v1.colocate_with(average):
+        updates.append(tf.compat.v1.assign_sub(
+            average, (1.0 - decay) * (average - variable)))
   return tf.group(*updates, name="update_moving_averages")
 
 
