@@ -141,6 +141,7 @@ def _itemsize(dtype_enum):
 def _check_consts(graph_def, tensors, path):
   """UserError naming the first Const whose stored bytes do not fit its
   dtype and shape (a corrupt or hand-edited file)."""
+  stored = tensors.holds_contents()
   for node in graph_def.node:
     if node.op != "Const" or "value" not in node.attr:
       continue
@@ -150,7 +151,8 @@ def _check_consts(graph_def, tensors, path):
     if not itemsize or any(d < 0 for d in dims):
       continue
     count = math.prod(dims)
-    size = tensors.content_size(node)
+    size = (tensors.content_size(node) if stored else
+            len(tensor.tensor_content))
     values = 0 if size else max(len(getattr(tensor, name))
                                 for name in _VALUE_FIELDS)
     if size and size != count * itemsize:
@@ -203,7 +205,8 @@ def load_graph_def(path, binary=None, tensors=None):
 
 
 def check_graph(graph_def, what):
-  """Raises UserError unless every node is named, typed and its inputs exist."""
+  """Raises UserError unless every node is named, typed and its inputs exist;
+  returns the set of node names."""
   if not graph_def.node:
     raise UserError(f"{what} holds no nodes: pass a GraphDef file")
   names = set()
@@ -221,11 +224,14 @@ def check_graph(graph_def, what):
       if inp not in names and graph_utils.node_name(inp) not in names:
         raise UserError(f"{what}: node '{node.name}' reads '{inp}', which is "
                         "no node of the graph (truncated or edited file?)")
+  return names
 
 
-def check_names(graph_def, names, what):
-  """Raises UserError for a name in `names` that is no node of the graph."""
-  existing = {node.name for node in graph_def.node}
+def check_names(graph_def, names, what, existing=None):
+  """Raises UserError for a name in `names` that is no node of the graph
+  (`existing`: its node names, where the caller has them)."""
+  if existing is None:
+    existing = {node.name for node in graph_def.node}
   for name in names:
     if graph_utils.node_name(name) not in existing:
       raise UserError(f"{what} '{name}' is not a node of the graph: "

@@ -160,8 +160,8 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
     if library is not None and result is not graph_def:
       result.library.CopyFrom(library)
     seconds = time.perf_counter() - start
-    graph_io.check_graph(result, f"graph after {name}")
-    graph_io.check_names(result, outputs, f"output (after {name})")
+    graph_io.check_names(result, outputs, f"output (after {name})",
+                         graph_io.check_graph(result, f"graph after {name}"))
     context.tensors.prune(result)
     graph_def = result
     if stats is not None:

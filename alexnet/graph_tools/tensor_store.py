@@ -151,6 +151,8 @@ class TensorStore:
 
   def prune(self, graph_def):
     """Frees the contents no node of `graph_def` refers to any more."""
+    if not self._contents:
+      return
     used = {self._key(n) for n in graph_def.node if MARKER in n.attr}
     for key in list(self._contents):
       if key not in used:
