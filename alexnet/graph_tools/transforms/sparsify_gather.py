@@ -37,10 +37,11 @@ cost about what a Gather does.
 import collections
 
 import numpy as np
-import tensorflow as tf
 from tensorflow.core.framework import node_def_pb2
 from tensorflow.core.framework import types_pb2
 
+from alexnet.core.errors import UserError
+from alexnet.estimator import checkpoints
 from alexnet.graph_tools import graph_utils
 from alexnet.graph_tools.context import TransformError
 from alexnet.graph_tools.transforms import rename_node
@@ -100,11 +101,9 @@ def _open_checkpoint(path):
   if path is None:
     return None
   try:
-    return tf.train.load_checkpoint(path)
-  except (ValueError, tf.errors.OpError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)
-    raise _fail(f"'input_checkpoint' {path!r} cannot be read: "
-                f"{first}") from None
+    return checkpoints.Reader(path)
+  except UserError as e:
+    raise _fail(f"'input_checkpoint': {e}") from None
 
 
 def _saved_slice(graph_def, nodes, variable):
@@ -148,11 +147,13 @@ def _weight_value(weights, graph_def, nodes, context, reader):
   # A partition 'w/part_1' is saved as a slice of 'w'.
   scope, _, last = weights.name.rpartition("/")
   key = scope if scope and last.startswith("part_") else weights.name
+  if not reader.has_tensor(key):
+    raise _fail(f"'input_checkpoint' holds no tensor '{key}' for "
+                f"'{weights.name}'")
   try:
     value = reader.get_tensor(key)
-  except tf.errors.OpError:
-    raise _fail(f"'input_checkpoint' holds no tensor '{key}' for "
-                f"'{weights.name}'") from None
+  except UserError as e:
+    raise _fail(f"'input_checkpoint': {e}") from None
   return _slice(value, _saved_slice(graph_def, nodes, weights.name))
 
 

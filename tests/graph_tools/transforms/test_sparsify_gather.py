@@ -90,6 +90,21 @@ def test_frozen_tf2_gathers_and_int32_ids(helpers):
   np.testing.assert_allclose(_run(out, feeds, init="group_deps"), want)
 
 
+def test_truncated_checkpoint_is_one_line_naming_it(tmp_path):
+  graph, _, path = _variable_graph(tmp_path)
+  data = tf.io.gfile.glob(path + ".data-*")[0]
+  with open(data, "r+b") as f:
+    f.truncate(4)
+  before = graph.SerializeToString()
+  with pytest.raises(UserError, match="corrupt or truncated") as info:
+    registry.transform_graph(graph, ["x"], ["out"],
+                             f'sparsify_gather(input_checkpoint="{path}")')
+  message = str(info.value)
+  assert message.startswith("sparsify_gather: 'input_checkpoint'")
+  assert path in message and "\n" not in message
+  assert graph.SerializeToString() == before
+
+
 def test_requested_weights_stay(golden, helpers):
   case = golden("sparsify_gather")
   out = registry.transform_graph(case.load_input(), ["x"], ["out", "w1/read"],
