@@ -68,9 +68,8 @@ def _parse_binary(path, tensors):
       data = f.read()
     try:
       graph_def.ParseFromString(data)
-    except pb_message.DecodeError as e:
-      raise UserError(f"{path} is truncated or not a valid binary GraphDef "
-                      f"({e}): pass a GraphDef .pb file") from None
+    except pb_message.DecodeError:
+      _truncated(path)
     return graph_def
   with open(path, "rb") as f:
     while True:

@@ -78,7 +78,7 @@ def test_float_layer_not_in_the_graph(tiny, tmp_path):
 def test_not_a_graph(tmp_path):
   junk = tmp_path / "junk.pb"
   junk.write_bytes(b"\xff" * 40)
-  with pytest.raises(UserError, match="junk.pb is not a binary GraphDef"):
+  with pytest.raises(UserError, match="junk.pb is (truncated or )?not a binary GraphDef"):
     converter.convert_frozen_graph(str(junk), str(tmp_path / "m.tflite"))
 
 
