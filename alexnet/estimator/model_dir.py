@@ -65,9 +65,19 @@ def check_model_dir(model_dir, model):
         f"the dataset has {model.num_classes} classes but the model in "
         f"{model_dir} has {saved.num_classes}: use that model's dataset or "
         "train a new --model_dir")
+  difference = first_difference(saved, model)
+  if difference:
+    key, value, wanted = difference
+    raise UserError(
+        f"{model_dir} was trained with --{key}={value}, not {wanted}: pass "
+        f"--{key}={value} to continue it, or use a new --model_dir")
+
+
+def first_difference(saved, model, ignore=("class_names",)):
+  """(key, saved value, model's value) of the first ModelConfig field that
+  differs outside `ignore`, or None."""
+  wanted = model.to_dict()
   for key, value in saved.to_dict().items():
-    if key != "class_names" and value != model.to_dict()[key]:
-      raise UserError(
-          f"{model_dir} was trained with --{key}={value}, not "
-          f"{model.to_dict()[key]}: pass --{key}={value} to continue it, or "
-          "use a new --model_dir")
+    if key not in ignore and value != wanted[key]:
+      return key, value, wanted[key]
+  return None

@@ -203,7 +203,7 @@ class _Trainer:
       model_fn(tf.compat.v1.placeholder(tf.float32, [None, size, size, 3]),
                None, ModeKeys.PREDICT, self.params)
       names = {v.op.name for v in tf.compat.v1.global_variables()}
-    saved = dict(tf.train.list_variables(checkpoint_path))
+    saved = checkpoints.Reader(checkpoint_path).shapes()
     missing = sorted(names - set(saved))
     missing = [n for n in missing if not quantize.is_range_variable(n)]
     if missing:
@@ -312,12 +312,13 @@ def _init_checkpoint(path, model):
   if not os.path.isdir(path):
     return checkpoints.resolve(None, path)
   if os.path.exists(model_dir_lib.config_path(path)):
-    saved = model_dir_lib.load_model_config(path).to_dict()
-    for key, value in model.to_dict().items():
-      if key not in ("fake_quant", "class_names") and saved[key] != value:
-        raise UserError(f"--init_checkpoint={path} was trained with "
-                        f"--{key}={saved[key]}, not {value}: pass "
-                        f"--{key}={saved[key]}")
+    difference = model_dir_lib.first_difference(
+        model_dir_lib.load_model_config(path), model,
+        ignore=("fake_quant", "class_names"))
+    if difference:
+      key, value, wanted = difference
+      raise UserError(f"--init_checkpoint={path} was trained with "
+                      f"--{key}={value}, not {wanted}: pass --{key}={value}")
   return checkpoints.resolve(
       path, "best" if checkpoints.read_best(path) else "latest")
 

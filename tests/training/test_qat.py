@@ -169,3 +169,14 @@ def test_float_model_dir_is_not_continued_quantized(tiny_gtsrb, tiny_model):
   with pytest.raises(UserError, match="holds a float model.*--init_checkpoint"):
     trainer.train(tiny_gtsrb["tfrecords"], tiny_model, builders.COLORS.model,
                   builders.COLORS.train.replace(quantize_delay=0))
+
+
+def test_init_checkpoint_of_another_network_is_refused(tiny_gtsrb, tiny_model,
+                                                       tmp_path):
+  other = builders.COLORS.model.replace(input_standardization="fixed")
+  with pytest.raises(UserError, match=r"--init_checkpoint=.* was trained with "
+                     r"--input_standardization=per_image, not fixed"):
+    trainer.train(tiny_gtsrb["tfrecords"], str(tmp_path / "qat"), other,
+                  builders.quantization_aware(builders.COLORS,
+                                              tiny_model).train)
+  assert not (tmp_path / "qat" / "model.ckpt-0.index").exists()
