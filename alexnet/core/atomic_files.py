@@ -50,21 +50,22 @@ def _umask():
   return mask
 
 
-def _file_above(path):
-  """The nearest existing ancestor of `path` if it is a file, else None."""
-  parent = os.path.dirname(os.path.abspath(path))
-  while parent and not os.path.exists(parent):
-    parent = os.path.dirname(parent)
-  return parent if parent and not os.path.isdir(parent) else None
-
-
-def _missing_top(path):
-  """The outermost of `path`'s parent folders that does not exist yet (what
-  writing `path` creates), or None."""
+def _ancestors(path):
+  """(the nearest existing folder above `path`, the outermost missing one
+  between them or None): what writing `path` writes into and creates."""
   top, parent = None, os.path.dirname(os.path.abspath(path))
   while parent and not os.path.exists(parent):
     top, parent = parent, os.path.dirname(parent)
-  return top
+  return parent, top
+
+
+def _refuse_file_above(path):
+  """UserError naming `path` when the nearest existing thing above it is a
+  file, so nothing can be made under it."""
+  existing = _ancestors(path)[0]
+  if existing and not os.path.isdir(existing):
+    raise UserError(f"cannot write {path}: {existing} is a file, not a "
+                    "directory; pass another output path")
 
 
 @contextlib.contextmanager
@@ -73,7 +74,7 @@ def created_dir(path, keep=None):
   the block fails, removes what it made, so a failed tool leaves no output
   folder it created -- unless `keep()` says it holds something to resume
   from. An existing folder is left as it is."""
-  top = None if os.path.isdir(path) else (_missing_top(path) or
+  top = None if os.path.isdir(path) else (_ancestors(path)[1] or
                                           os.path.abspath(path))
   ensure_dir(path)
   try:
@@ -90,10 +91,7 @@ def ensure_dir(path):
   if os.path.exists(path) and not os.path.isdir(path):
     raise UserError(f"cannot write into {path}: it is a file, not a "
                     "directory; pass another output path")
-  blocker = _file_above(path)
-  if blocker:
-    raise UserError(f"cannot write {path}: {blocker} is a file, not a "
-                    "directory; pass another output path")
+  _refuse_file_above(path)
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
@@ -108,10 +106,7 @@ def remove_created(top):
 
 def _tmp_sibling(path, is_dir):
   parent = os.path.dirname(os.path.abspath(path)) or "."
-  blocker = _file_above(path)
-  if blocker:
-    raise UserError(f"cannot write {path}: {blocker} is a file, not a "
-                    "directory; pass another output path")
+  _refuse_file_above(path)
   try:
     if is_dir:
       # A whole output tree may be nested anywhere; a single file is written
@@ -169,7 +164,7 @@ def atomic_dir(path, overwrite=False):
   """
   if os.path.exists(path) and os.listdir(path) and not overwrite:
     raise UserError(f"{path} already holds a result: pass --overwrite to replace it")
-  created = _missing_top(path)
+  created = _ancestors(path)[1]
   tmp = _tmp_sibling(path, is_dir=True)
   try:
     yield tmp
