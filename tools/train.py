@@ -27,6 +27,11 @@ trained float model with fake quantization for a few epochs,
 
 then freeze its export and convert it with --inference_type=QUANTIZED_UINT8
 (tools/convert.py): no representative data needed.
+
+Mixed precision: --precision=bfloat16 runs each training step's math in
+bfloat16 (grappler's oneDNN auto-mixed-precision rewrite, on CPUs with
+AVX512_BF16 or AMX; refused elsewhere), on float32 weights: checkpoints,
+exports and so every later step are float32 as usual.
 """
 
 import os

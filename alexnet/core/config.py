@@ -21,6 +21,7 @@ NORMALIZATIONS = ("lrn", "batch_norm")
 INPUT_STANDARDIZATIONS = ("per_image", "fixed", "equalize")
 LR_SCHEDULES = ("constant", "cosine", "step")
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+PRECISIONS = ("float32", "bfloat16")
 MIN_IMAGE_SIZE = 67  # AlexNet's smallest input for which pool5 is still 1x1
 
 
@@ -164,6 +165,11 @@ class TrainConfig(_Checked):
   log_every_n_steps: int = _field(100, "Logged loss line interval.", low=1)
   keep_checkpoints: int = _field(3, "Recent checkpoints kept.", low=1)
   num_threads: int = _field(0, "Op threads (0: all cores).", low=0)
+  precision: str = _field(
+      "float32", "Arithmetic of the training step: bfloat16 lets grappler's "
+      "oneDNN auto-mixed-precision rewrite run it in bfloat16 (CPUs with "
+      "AVX512_BF16 or AMX); weights, checkpoints and exports stay float32.",
+      PRECISIONS)
   quantize_delay: int = _field(
       -1, "Quantization-aware training: fake quantization of weights and "
       "activations from this global step on (-1: off; 0 when fine-tuning "

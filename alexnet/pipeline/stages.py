@@ -34,6 +34,7 @@ import time
 
 from alexnet.core import atomic_files
 from alexnet.core.errors import UserError
+from alexnet.core.session import check_precision
 from alexnet.datasets import download
 from alexnet.datasets import gtsrb_layout
 from alexnet.datasets import jpeg_folders
@@ -81,6 +82,7 @@ class Pipeline:
         preset, overrides)
     if self.train.seed is None:
       self.train = self.train.replace(seed=seed)
+    check_precision(self.train.precision)  # before any stage's work
     layers = self.convert.float_layers
     if len(layers) != len(set(layers)):
       raise UserError(f"--float_layers={','.join(layers)} names a layer twice")

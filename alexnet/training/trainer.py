@@ -16,7 +16,10 @@ plus train_and_evaluate did in TF1:
     model_dir/best/ (with moving_average_decay, both are the weights' moving
     averages);
   - model_dir/model_config.json records the ModelConfig so evaluation,
-    export and prediction need no flags repeated.
+    export and prediction need no flags repeated;
+  - TrainConfig.precision "bfloat16" sets the TRAIN session's grappler
+    rewrite (alexnet.core.session): the graph, its variables and so the
+    checkpoints stay float32.
 
 Training resumes from the newest checkpoint in model_dir. Ctrl-C saves one at
 the current step before exiting; a killed run (kill -9, power loss) loses at
@@ -42,7 +45,7 @@ from tqdm import tqdm
 from alexnet.core.atomic_files import atomic_dir, atomic_write
 from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.core.errors import UserError
-from alexnet.core.session import session_config
+from alexnet.core.session import check_precision, session_config
 from alexnet.datasets import tfrecord_reader
 from alexnet.estimator import checkpoints
 from alexnet.estimator import model_dir as model_dir_lib
@@ -73,8 +76,11 @@ class _Trainer:
     self.server = None  # In a cluster, once started.
     self.init_checkpoint = None  # A checkpoint to start from, if any.
 
-  def session_config(self):
-    return session_config(self.run.num_threads)
+  def session_config(self, precision="float32"):
+    """The options of this run's sessions: the TRAIN session's at the run's
+    precision; validation and best/ read the float32 weights in float32,
+    as the exported model will run."""
+    return session_config(self.run.num_threads, precision)
 
   def train(self, start_step):
     """Builds the TRAIN graph and runs the monitored session to max_steps."""
@@ -163,11 +169,11 @@ class _Trainer:
 
   def _cluster_session_args(self):
     """MonitoredTrainingSession's master, role and options for this task."""
+    config = self.session_config(self.run.precision)
     if not self.cluster:
-      return {"config": self.session_config()}
+      return {"config": config}
     return {"master": self.server.target, "is_chief": self.cluster.is_chief,
-            "config": cluster_lib.session_config(self.cluster,
-                                                 self.session_config()),
+            "config": cluster_lib.session_config(self.cluster, config),
             "max_wait_secs": self.cluster.timeout_secs,
             # The chief's sync thread may wait on a step that never comes.
             "stop_grace_period_secs": 1}
@@ -342,6 +348,7 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     The global step reached.
   """
   run = train_config
+  check_precision(run.precision)
   workers = cluster.num_workers if cluster else 1
   manifest = tfrecord_reader.read_manifest(data_dir)
   train_count = tfrecord_reader.split_count(manifest, "train")
