@@ -2,9 +2,13 @@
 the tiny datasets, models and frozen graphs of tests/builders.py, each built
 once per session for whichever folders use it."""
 
+import atexit
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -19,17 +23,50 @@ from tests import builders  # pylint: disable=wrong-import-position
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class _ToolServer:
+  """tests/fork_tools.py --serve, started at the first tool run: each tool
+  runs in a child forked after one import of TensorFlow, with a command
+  line's flags, exit status and output, in a fraction of a new process's
+  start-up time."""
+
+  def __init__(self):
+    self._proc = None
+
+  def run(self, name, args, timeout):
+    if self._proc is None or self._proc.poll() is not None:
+      scratch = tempfile.mkdtemp(prefix="tool_server_")
+      atexit.register(shutil.rmtree, scratch, True)
+      self._proc = subprocess.Popen(
+          [sys.executable, os.path.join(REPO_ROOT, "tests", "fork_tools.py"),
+           "--serve", scratch], cwd=REPO_ROOT, text=True,
+          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+      atexit.register(self._proc.kill)
+    self._proc.stdin.write(json.dumps({"tool": name, "args": args,
+                                       "cwd": REPO_ROOT,
+                                       "timeout": timeout}) + "\n")
+    self._proc.stdin.flush()
+    answer = self._proc.stdout.readline()
+    if not answer:
+      pytest.fail(f"tests/fork_tools.py --serve ended running {name}")
+    return json.loads(answer)
+
+
+_TOOL_SERVER = _ToolServer()
+
+
 def run_tool(name, *args, check=True, timeout=600):
-  """Runs `python tools/NAME.py ARGS...` from the repo root; returns the result.
+  """Runs `python tools/NAME.py ARGS...` from the repo root (forked by
+  _TOOL_SERVER); returns a subprocess.CompletedProcess.
 
   With check=True a non-zero exit fails the test and shows the tool's output.
   """
+  args = [str(a) for a in args]
   cmd = [sys.executable, os.path.join(REPO_ROOT, "tools", name + ".py")]
-  cmd += [str(a) for a in args]
-  proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True,
-                        timeout=timeout)
+  result = _TOOL_SERVER.run(name, args, timeout)
+  proc = subprocess.CompletedProcess(cmd + args, result["rc"],
+                                     result["stdout"], result["stderr"])
   if check and proc.returncode != 0:
-    pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n"
+    pytest.fail(f"{' '.join(proc.args)} exited {proc.returncode}:\n"
                 f"{proc.stdout}\n{proc.stderr}")
   return proc
 

@@ -5,7 +5,7 @@ file or flag at fault, the inputs unchanged and no file left behind (but for
 a pipeline whose data stage fails: its run folder keeps pipeline.log, which
 holds the error line; a refused pipeline run makes no folder). The
 cases run in one process that imports TensorFlow once and forks a child per
-command line (tests/faults/fork_tools.py), so the catalogue costs seconds,
+command line (tests/fork_tools.py), so the catalogue costs seconds,
 not one TensorFlow start per case.
 """
 
@@ -171,7 +171,8 @@ def test_every_tool_over_the_fault_catalogue(fault_catalogue, tmp_path):
                       for t, a, _ in cases]}
   cases_path, results_path = tmp_path / "cases.json", tmp_path / "results.json"
   cases_path.write_text(json.dumps(config))
-  subprocess.run([sys.executable, os.path.join(HERE, "fork_tools.py"),
+  subprocess.run([sys.executable,
+                  os.path.join(REPO_ROOT, "tests", "fork_tools.py"),
                   str(cases_path), str(results_path)], cwd=REPO_ROOT,
                  check=True, timeout=600)
   results = json.loads(results_path.read_text())

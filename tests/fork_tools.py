@@ -1,7 +1,9 @@
 """Runs many tool command lines, each in its own forked process, after one
-import of TensorFlow and the library (what makes a catalogue of faults cheap).
+import of TensorFlow and the library: what makes the tests' tool runs and the
+catalogue of faults cheap (a fresh process spends seconds importing).
 
-  python tests/faults/fork_tools.py CASES.json RESULTS.json
+  python tests/fork_tools.py CASES.json RESULTS.json
+  python tests/fork_tools.py --serve SCRATCH_DIR
 
 CASES.json: {"watch": [DIR, ...], "cases": [{"tool": "evaluate", "args":
 [...], "cwd": DIR}, ...]}. Each case runs `tools/TOOL.py ARGS` as its
@@ -11,6 +13,10 @@ parent defines no flags and runs no op). RESULTS.json: [{"rc", "stdout",
 "stderr", "seconds", "changed"}, ...] in the cases' order; "changed" lists
 the files under the watched folders that the case added, removed or
 modified.
+
+--serve reads one case a line ({"tool", "args", "cwd", "timeout"}) on stdin
+and answers each with one line {"rc", "stdout", "stderr", "seconds"} on
+stdout (tests/conftest.py's run_tool).
 """
 
 import hashlib
@@ -23,8 +29,7 @@ import signal
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS_DIR = os.path.join(REPO_ROOT, "tools")
 CASE_TIMEOUT_S = 120
 
@@ -61,7 +66,7 @@ def _child(case, out_path, err_path):
     f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(f, fd)
     os.close(f)
-  signal.alarm(CASE_TIMEOUT_S)
+  signal.alarm(case.get("timeout") or CASE_TIMEOUT_S)
   script = os.path.join(TOOLS_DIR, case["tool"] + ".py")
   sys.argv = [script] + [str(a) for a in case["args"]]
   sys.path.insert(0, TOOLS_DIR)
@@ -79,6 +84,27 @@ def _child(case, out_path, err_path):
   os._exit(code)  # no atexit handlers of the parent's imports
 
 
+def run_case(case, scratch):
+  """{"rc", "seconds", "stdout", "stderr"} of one case, run in a child forked
+  from this process; its output goes through files under `scratch`."""
+  start = time.perf_counter()
+  out_path = os.path.join(scratch, f".case{os.getpid()}.out")
+  err_path = os.path.join(scratch, f".case{os.getpid()}.err")
+  sys.stdout.flush()
+  sys.stderr.flush()
+  pid = os.fork()
+  if pid == 0:
+    _child(case, out_path, err_path)
+  _, status = os.waitpid(pid, 0)
+  result = {"rc": os.waitstatus_to_exitcode(status),
+            "seconds": time.perf_counter() - start}
+  for key, path in (("stdout", out_path), ("stderr", err_path)):
+    with open(path, errors="replace") as f:
+      result[key] = f.read()
+    os.remove(path)
+  return result
+
+
 def main(cases_path, results_path):
   _preimport()
   with open(cases_path) as f:
@@ -87,22 +113,8 @@ def main(cases_path, results_path):
   scratch = os.path.dirname(os.path.abspath(results_path))
   results = []
   before = _snapshot(watch)
-  for i, case in enumerate(cases):
-    start = time.perf_counter()
-    out_path = os.path.join(scratch, f".case{i}.out")
-    err_path = os.path.join(scratch, f".case{i}.err")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-      _child(case, out_path, err_path)
-    _, status = os.waitpid(pid, 0)
-    result = {"rc": os.waitstatus_to_exitcode(status),
-              "seconds": time.perf_counter() - start}
-    for key, path in (("stdout", out_path), ("stderr", err_path)):
-      with open(path, errors="replace") as f:
-        result[key] = f.read()
-      os.remove(path)
+  for case in cases:
+    result = run_case(case, scratch)
     after = _snapshot(watch)
     result["changed"] = sorted(p for p in set(before) | set(after)
                                if before.get(p) != after.get(p))
@@ -112,5 +124,20 @@ def main(cases_path, results_path):
     json.dump(results, f)
 
 
+def serve(scratch):
+  """Answers cases read on stdin until it closes. The answers go on the
+  stdout this process started with; anything else printed goes to stderr,
+  so a stray print cannot break a line of the protocol."""
+  answers = os.fdopen(os.dup(1), "w")
+  os.dup2(2, 1)
+  _preimport()
+  for line in sys.stdin:
+    answers.write(json.dumps(run_case(json.loads(line), scratch)) + "\n")
+    answers.flush()
+
+
 if __name__ == "__main__":
-  main(*sys.argv[1:])
+  if sys.argv[1:2] == ["--serve"]:
+    serve(sys.argv[2])
+  else:
+    main(*sys.argv[1:])
