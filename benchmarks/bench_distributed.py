@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 
-from alexnet.training import cluster
+from alexnet.training import local_cluster
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEP_LINE = re.compile(r"step = (\d+)")
@@ -117,7 +117,7 @@ def run(args, distributed):
   procs, samples = [], []
   try:
     if distributed:
-      local = cluster.local_hosts(2)
+      local = local_cluster.local_hosts(2)
       hosts = [f"--{name}={','.join(value)}" for name, value in local.items()]
       batch = args.total_batch // 2
       tasks = [("ps", 0), ("worker", 1), ("worker", 0)]

@@ -188,18 +188,6 @@ def resolve(config, tf_config=None):
   return Cluster(jobs, job_name, task_index, config.cluster_timeout_secs)
 
 
-def local_hosts(num_workers, num_ps=1):
-  """ClusterConfig host lists of a cluster on 127.0.0.1, on ports free now:
-  {"ps_hosts": (...), "worker_hosts": (...)}."""
-  sockets = [socket.socket() for _ in range(num_workers + num_ps)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  hosts = tuple(f"127.0.0.1:{s.getsockname()[1]}" for s in sockets)
-  for s in sockets:
-    s.close()
-  return {"ps_hosts": hosts[:num_ps], "worker_hosts": hosts[num_ps:]}
-
-
 def start_server(cluster):
   """This task's tf.compat.v1.train.Server (started)."""
   return tf.compat.v1.train.Server(cluster.spec, job_name=cluster.job_name,

@@ -4,6 +4,7 @@ worker killed and restarted, chief-only outputs, and each bad cluster input."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from alexnet.estimator import checkpoints
 from alexnet.estimator import train_log
 from alexnet.estimator.model_dir import CONFIG_NAME
 from alexnet.training import cluster as cluster_lib
+from alexnet.training import local_cluster
 from alexnet.training import trainer
 from tests import builders
 
@@ -30,7 +32,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def _hosts(workers=2, ps=1):
-  return cluster_lib.local_hosts(workers, ps)
+  return local_cluster.local_hosts(workers, ps)
 
 
 def _task(hosts, job_name, task_index, **config):
@@ -128,7 +130,7 @@ def _train_tool(*args):
           *map(str, args)]
 
 
-def _wait_for(condition, what, procs, timeout=300):
+def _wait_for(condition, what, procs=(), timeout=300):
   deadline = time.time() + timeout
   while not condition():
     for p in procs:
@@ -137,67 +139,175 @@ def _wait_for(condition, what, procs, timeout=300):
     time.sleep(0.2)
 
 
-@pytest.mark.slow
-def test_two_workers_and_a_ps_with_a_worker_killed_and_restarted(
-    pattern_gtsrb, tmp_path):
-  hosts = _hosts()
-  flags = [f"--data_dir={pattern_gtsrb['tfrecords']}",
-           f"--image_size={builders.PATTERNS.image_size}", "--batch_size=8",
-           "--max_steps=3", "--seed=1", "--num_threads=1",
-           "--log_every_n_steps=1", "--noexport",
-           f"--ps_hosts={','.join(hosts['ps_hosts'])}",
-           f"--worker_hosts={','.join(hosts['worker_hosts'])}"]
-  chief_dir, worker_dir = tmp_path / "chief", tmp_path / "worker1"
-  logs = {}
+SCRIPT = os.path.join(REPO_ROOT, "scripts", "train_local_cluster.sh")
 
-  def start(name, *args, env=None):
-    logs[name] = open(tmp_path / f"{name}.log", "w")
-    return subprocess.Popen(_train_tool(*flags, *args), cwd=REPO_ROOT,
-                            stdout=logs[name], stderr=subprocess.STDOUT,
-                            env=env)
 
-  ps = start("ps", f"--model_dir={chief_dir}", "--job_name=ps",
-             "--task_index=0")
-  chief = start("chief", f"--model_dir={chief_dir}", "--job_name=worker",
-                "--task_index=0")
-  worker = start("worker", f"--model_dir={worker_dir}", "--job_name=worker",
-                 "--task_index=1")
-  procs = [ps, chief, worker]
+class _Script:
+  """scripts/train_local_cluster.sh running, its output read as it comes."""
+
+  def __init__(self, *flags, **env):
+    self.proc = subprocess.Popen(
+        ["bash", SCRIPT, *flags], cwd=REPO_ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, **env})
+    self.lines = []
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.proc.stdout:
+      self.lines.append(line.rstrip("\n"))
+
+  def pids(self):
+    """{task name: pid} of the tasks it has started."""
+    found = (re.match(r"\[cluster\] \[(\w+)\] is pid (\d+)", line)
+             for line in list(self.lines))
+    return {m[1]: int(m[2]) for m in found if m}
+
+  def host_flags(self):
+    return self.lines[0].split()[1:]
+
+  def wait(self, timeout):
+    self.proc.wait(timeout=timeout)
+    self._reader.join(10)
+    return self.proc.returncode
+
+  def stop(self):
+    if self.proc.poll() is None:
+      self.proc.kill()  # A test failed: the tasks with it.
+      for pid in self.pids().values():
+        _kill(pid)
+
+
+def _kill(pid):
   try:
-    log_path = train_log.log_path(str(chief_dir))
-    _wait_for(lambda: train_log.read(log_path)[0], "a first step", procs)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    procs[2] = worker = start("restarted", f"--model_dir={worker_dir}",
-                              "--job_name=worker", "--task_index=1")
-    for p in procs:
-      p.wait(timeout=300)
+    os.kill(pid, signal.SIGKILL)
+  except ProcessLookupError:
+    pass
+
+
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  return True
+
+
+@pytest.mark.slow
+def test_local_cluster_with_a_worker_and_the_chief_killed_and_restarted(
+    pattern_gtsrb, tmp_path):
+  """scripts/train_local_cluster.sh starts 1 ps and 2 workers; worker 1 is
+  killed with kill -9 after the first step and restarted, then the chief
+  after a checkpoint: restarted, it resumes from its latest checkpoint, and
+  the cluster ends by itself with one checkpoint series by the chief."""
+  model_dir = tmp_path / "model"
+  flags = [f"--data_dir={pattern_gtsrb['tfrecords']}",
+           f"--model_dir={model_dir}",
+           f"--image_size={builders.PATTERNS.image_size}", "--batch_size=8",
+           "--max_steps=6", "--save_checkpoints_steps=2", "--seed=1",
+           "--num_threads=1", "--log_every_n_steps=1", "--noexport"]
+  script = _Script(*flags, NUM_WORKERS="2", NUM_PS="1", GRACE_SECS="60")
+  restarted, logs = {}, {}
+
+  def restart(name, task_index):
+    logs[name] = open(tmp_path / f"{name}.log", "w")
+    restarted[name] = subprocess.Popen(
+        _train_tool(*flags, *script.host_flags(), "--job_name=worker",
+                    f"--task_index={task_index}"),
+        cwd=REPO_ROOT, stdout=logs[name], stderr=subprocess.STDOUT)
+
+  def running():
+    assert script.proc.poll() is None, "\n".join(script.lines[-40:])
+    for name, proc in restarted.items():
+      assert proc.poll() is None, f"{name} exited {proc.returncode}"
+    return True
+
+  log_path = train_log.log_path(str(model_dir))
+  try:
+    _wait_for(lambda: running() and len(script.pids()) == 3, "3 tasks")
+    pids = script.pids()
+    _wait_for(lambda: running() and train_log.read(log_path)[0],
+              "a first step")
+    os.kill(pids["worker1"], signal.SIGKILL)
+    restart("worker1", 1)
+
+    def checkpoint_step():
+      latest = checkpoints.latest(str(model_dir))
+      return checkpoints.global_step(latest) if latest else 0
+
+    _wait_for(lambda: running() and checkpoint_step() >= 2,
+              "a checkpoint after the restart")
+    os.kill(pids["worker0"], signal.SIGKILL)
+    while _alive(pids["worker0"]):
+      time.sleep(0.1)
+    resume_step = checkpoint_step()
+    logged_step = train_log.read(log_path)[0][-1]["step"]
+    restart("chief", 0)
+    assert script.wait(timeout=300) == 0, "\n".join(script.lines[-40:])
+    for proc in restarted.values():
+      proc.wait(timeout=60)
   finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
+    script.stop()
+    for proc in restarted.values():
+      if proc.poll() is None:
+        proc.kill()
     for f in logs.values():
       f.close()
   outputs = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
-  for name, proc in zip(("ps", "chief", "restarted"), procs):
+  for name, proc in restarted.items():
     assert proc.returncode == 0, outputs[name][-3000:]
-  assert "every worker finished" in outputs["ps"]
-  assert "trained to step 3" in outputs["restarted"]
-  assert "reads 1 of the 2 training shards" in outputs["restarted"]
+
+  # Every line is the script's or a task's, named.
+  unnamed = [line for line in script.lines
+             if not re.match(r"\[(cluster|ps0|worker0|worker1)\] ", line)]
+  assert not unnamed
+  tasks = {name: [line for line in script.lines
+                  if line.startswith(f"[{name}] ")]
+           for name in ("ps0", "worker0", "worker1")}
+  assert any("every worker finished" in line for line in tasks["ps0"])
+  assert any("reads 1 of the 2 training shards" in line
+             for line in tasks["worker1"])
+  assert "[cluster] [worker0] was killed (signal 9)" in "\n".join(
+      script.lines)
+  assert "trained to step 6 as /job:worker/task:1" in outputs["worker1"]
+  # The chief lost at most the one checkpoint interval (2 steps) since its
+  # latest checkpoint, and resumed from it.
+  assert 2 <= resume_step <= logged_step < resume_step + 2
+  assert (f"Restoring parameters from {model_dir}/model.ckpt-{resume_step}"
+          in outputs["chief"])
+  assert f"trained to step 6 in {model_dir}" in outputs["chief"]
 
   # One checkpoint series, by the chief, in the one-process format.
-  batches, epochs = train_log.read(train_log.log_path(str(chief_dir)))
-  assert [r["step"] for r in batches] == sorted({r["step"] for r in batches})
-  assert batches[-1]["step"] == 3
+  batches, epochs = train_log.read(log_path)
+  assert [r["step"] for r in batches] == list(range(1, 7))
   assert batches[-1]["cross_entropy"] < batches[0]["cross_entropy"]
-  assert [r["step"] for r in epochs] == [3]
-  assert epochs[0]["val_loss"] is not None
-  assert checkpoints.global_step(checkpoints.latest(str(chief_dir))) == 3
-  assert checkpoints.read_best(str(chief_dir)) is not None
-  assert len([n for n in os.listdir(chief_dir)
-              if n.startswith("events.out")]) == 1
-  # The other worker's model_dir was never written.
-  assert not worker_dir.exists()
+  assert [r["step"] for r in epochs] == [3, 6]
+  assert epochs[-1]["val_loss"] is not None
+  assert checkpoints.global_step(checkpoints.latest(str(model_dir))) == 6
+  assert checkpoints.read_best(str(model_dir)) is not None
+  # One events file per start of the chief, as a resumed single process;
+  # none from the other worker, which was given the same --model_dir.
+  assert len([n for n in os.listdir(model_dir)
+              if n.startswith("events.out")]) == 2
+
+
+@pytest.mark.slow
+def test_local_cluster_stops_every_task_on_ctrl_c(pattern_gtsrb, tmp_path):
+  script = _Script(f"--data_dir={pattern_gtsrb['tfrecords']}",
+                   f"--model_dir={tmp_path / 'model'}", NUM_WORKERS="2")
+  try:
+    # Once every task prints (they are importing TensorFlow).
+    _wait_for(lambda: {line.split()[0] for line in list(script.lines)} >= {
+        "[ps0]", "[worker0]", "[worker1]"}, "3 tasks", [script.proc], 120)
+    pids = script.pids()
+    assert len(pids) == 3
+    script.proc.send_signal(signal.SIGINT)
+    assert script.wait(timeout=30) == 130
+  finally:
+    script.stop()
+  assert not [name for name, pid in pids.items() if _alive(pid)]
+  assert "[cluster] interrupted" in script.lines
 
 
 @pytest.mark.parametrize("config,tf_config,message", [
@@ -294,4 +404,21 @@ def test_unreachable_parameter_server_is_one_line_after_the_timeout(
     trainer.train(pattern_gtsrb["tfrecords"], str(tmp_path / "m"),
                   builders.COLORS.model, builders.COLORS.train, worker)
   assert time.time() - start < 30
+  assert not (tmp_path / "m").exists()
+
+
+def test_worker_without_its_chief_is_one_line_after_the_timeout(
+    pattern_gtsrb, tmp_path):
+  """The parameter server answers, the chief never comes."""
+  hosts = _hosts()
+  cluster_lib.start_server(_task(hosts, "ps", 0))  # Lives on in this process.
+  worker = _task(hosts, "worker", 1, cluster_timeout_secs=1)
+  start = time.time()
+  with pytest.raises(UserError, match=r"^/job:worker/task:1: the chief "
+                     r"/job:worker/task:0 has not initialized the model "
+                     r"after 1 s") as e:
+    trainer.train(pattern_gtsrb["tfrecords"], str(tmp_path / "m"),
+                  builders.COLORS.model, builders.COLORS.train, worker)
+  assert "\n" not in str(e.value)
+  assert time.time() - start < 60
   assert not (tmp_path / "m").exists()
