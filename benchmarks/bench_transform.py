@@ -17,8 +17,12 @@ transform (--per_transform, the default), each registered transform on its
 own on the frozen AlexNet (arguments from ALEXNET_ARGS) and every golden
 case of tests/graph_tools/golden (small graphs made to exercise one
 transform each): one worker process per tool runs them all, the jobs given
-to the two alternately, file to file (ours: load with a TensorStore,
-transform, save; C++: read, transform, write; outputs on tmpfs), the best of --repeats (AlexNet) or --small_repeats (small graphs),
+to the two alternately. AlexNet jobs run file to file (ours: load with a
+TensorStore, transform, save atomically; C++: read, transform, write;
+outputs on tmpfs); small graphs are timed over serialized bytes, the scope
+of the C++ call (TransformGraphWithStringInputs: bytes in, bytes out; ours
+parse_graph_def with its checks, transform_graph, SerializeToString). It
+takes the best of --repeats (AlexNet) or --small_repeats (small graphs),
 and reports seconds, ours / C++, and the peak RSS of each AlexNet job above
 the worker's footprint after importing TensorFlow (VmHWM reset between jobs
 through /proc/self/clear_refs). Finally it measures what
@@ -87,11 +91,16 @@ print(json.dumps(dict(import_s=imported - start, load_s=loaded - imported,
 
 
 # Per-transform jobs: both workers stay up and read one JSON job [graph,
-# inputs, outputs, transforms, repeats] per stdin line, run it (best of
-# repeats, file to file into argv[1]) and answer one JSON line [seconds,
-# peak RSS MB above the post-import footprint, error or null]. The jobs go
-# to the two tools alternately, so that load from other jobs on a shared
-# machine hits both alike.
+# inputs, outputs, transforms, repeats, scope] per stdin line, run it (best
+# of repeats) and answer one JSON line [seconds, peak RSS MB above the
+# post-import footprint, error or null]. Scope "file": file to file into
+# argv[1], each tool reading and writing as its command line does. Scope
+# "bytes": the graph file is read once, untimed, and what is timed is the
+# library call from serialized bytes to serialized bytes (the C++ tool's
+# TransformGraphWithStringInputs; ours parse_graph_def, transform_graph and
+# SerializeToString), the same scope on both sides. The jobs go to the two
+# tools alternately, so that load from other jobs on a shared machine hits
+# both alike.
 _JOBS = _RSS + """
 def hwm_mb():
   with open("/proc/self/status") as f:
@@ -99,20 +108,25 @@ def hwm_mb():
       if line.startswith("VmHWM:"):
         return int(line.split()[1]) / 1024
 
-def run_jobs(run_one):
-  import gc
+def run_jobs(file_to_file, bytes_to_bytes):
+  import functools, gc
   base = rss_mb()
   print("ready", flush=True)
   for line in sys.stdin:
-    graph, inputs, outputs, transforms, repeats = json.loads(line)
+    graph, inputs, outputs, transforms, repeats, scope = json.loads(line)
     best, error = None, None
+    if scope == "bytes":
+      with open(graph, "rb") as f:
+        run = functools.partial(bytes_to_bytes, f.read())
+    else:
+      run = functools.partial(file_to_file, graph, sys.argv[1])
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:
       f.write("5")  # resets VmHWM, the peak RSS, to the current RSS
     for _ in range(repeats):
       start = time.perf_counter()
       try:
-        run_one(graph, inputs, outputs, transforms, sys.argv[1])
+        run(inputs, outputs, transforms)
       except Exception as e:  # the reference fails on some cases
         error = str(e).strip().splitlines()[0][:200] if str(e) else repr(e)
         break
@@ -126,29 +140,37 @@ import json, sys, time
 import tensorflow
 from alexnet.graph_tools import graph_io, registry, tensor_store
 
-def run_one(graph, inputs, outputs, transforms, out):
+def file_to_file(graph, out, inputs, outputs, transforms):
   tensors = tensor_store.TensorStore()
   graph_def = graph_io.load_graph_def(graph, tensors=tensors)
   graph_def = registry.transform_graph(
       graph_def, inputs.split(","), outputs.split(","), transforms, tensors)
   graph_io.save_graph_def(graph_def, out, tensors=tensors)
 
-run_jobs(run_one)
+def bytes_to_bytes(data, inputs, outputs, transforms):
+  return registry.transform_graph(
+      graph_io.parse_graph_def(data), inputs.split(","), outputs.split(","),
+      transforms).SerializeToString()
+
+run_jobs(file_to_file, bytes_to_bytes)
 """
 
 REFERENCE_JOBS = _JOBS + """
 import json, sys, time
 from tensorflow.python.util import _pywrap_transform_graph
 
-def run_one(graph, inputs, outputs, transforms, out):
+def bytes_to_bytes(data, inputs, outputs, transforms):
+  return _pywrap_transform_graph.TransformGraphWithStringInputs(
+      data, inputs, outputs, transforms)
+
+def file_to_file(graph, out, inputs, outputs, transforms):
   with open(graph, "rb") as f:
     data = f.read()
-  result = _pywrap_transform_graph.TransformGraphWithStringInputs(
-      data, inputs, outputs, transforms)
+  result = bytes_to_bytes(data, inputs, outputs, transforms)
   with open(out, "wb") as f:
     f.write(result)
 
-run_jobs(run_one)
+run_jobs(file_to_file, bytes_to_bytes)
 """
 
 # Arguments each transform gets on the frozen AlexNet (LRN), as in
@@ -178,7 +200,8 @@ def per_transform_jobs(frozen, image_size, repeats, small_repeats):
     args = shape if name == "strip_unused_nodes" else ALEXNET_ARGS.get(name)
     transforms = f"{name}({args})" if args else name
     jobs.append((f"AlexNet: {transforms}",
-                 [frozen, "input", "probabilities", transforms, repeats]))
+                 [frozen, "input", "probabilities", transforms, repeats,
+                  "file"]))
   with open(os.path.join(GOLDEN, "reference.json")) as f:
     cases = json.load(f)["cases"]
   for case, spec in sorted(cases.items()):
@@ -187,7 +210,7 @@ def per_transform_jobs(frozen, image_size, repeats, small_repeats):
     graph = os.path.join(GOLDEN, spec["graph"] + ".input.pb")
     jobs.append((f"{case}: {spec['transforms']}",
                  [graph, spec["inputs"], spec["outputs"], spec["transforms"],
-                  small_repeats]))
+                  small_repeats, "bytes"]))
   return jobs
 
 
@@ -224,13 +247,13 @@ def run_per_transform(jobs, workers, out_dir):
     path = os.path.join(out_dir, f"bench_transform_{name.split()[0]}.pb")
     if os.path.exists(path):
       os.remove(path)
-  print("| job | ours s | C++ s | ours / C++ | ours peak MB above import | "
-        "C++ peak MB above import |")
+  print("| job | ours ms | C++ ms | ours / C++ | ours peak MB above import "
+        "| C++ peak MB above import |")
   print("| --- | ---: | ---: | ---: | ---: | ---: |")
   ratios = {}
   for (label, job), ours, ref in zip(jobs, results[0], results[-1]):
     def cell(r):
-      return f"{r[0]:.4f}" if r[2] is None else f"error: {r[2][:60]}"
+      return f"{r[0] * 1e3:.3f}" if r[2] is None else f"error: {r[2][:60]}"
     ratio = None
     if len(results) > 1 and ours[2] is None and ref[2] is None and ref[0]:
       ratio = ratios[label] = ours[0] / ref[0]

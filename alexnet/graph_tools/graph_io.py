@@ -60,17 +60,8 @@ def _truncated(path):
 
 
 def _parse_binary(path, tensors):
+  """Parses a binary file too large for one read, node by node."""
   graph_def = graph_pb2.GraphDef()
-  if os.path.getsize(path) < tensors.streaming_min_bytes():
-    # Nothing to detach and no memory to save: one parse in C is much
-    # faster than a Python loop over the nodes.
-    with open(path, "rb") as f:
-      data = f.read()
-    try:
-      graph_def.ParseFromString(data)
-    except pb_message.DecodeError:
-      _truncated(path)
-    return graph_def
   with open(path, "rb") as f:
     while True:
       key = _read_varint(f, path)
@@ -109,22 +100,24 @@ def _parse_binary(path, tensors):
   return graph_def
 
 
-def _parse_text(path):
+def _parse_text(text, what):
   graph_def = graph_pb2.GraphDef()
   try:
-    with open(path, "r", encoding="utf-8") as f:
-      text_format.Merge(f.read(), graph_def)
+    text_format.Merge(text.decode("utf-8") if isinstance(text, bytes)
+                      else text, graph_def)
   except (text_format.ParseError, UnicodeDecodeError) as e:
-    raise UserError(f"{path} is not a valid text GraphDef ({first_line(e)}): "
+    raise UserError(f"{what} is not a valid text GraphDef ({first_line(e)}): "
                     "it is truncated or not a GraphDef; pass a GraphDef "
                     ".pbtxt or .pb file") from None
   return graph_def
 
 
 # TensorProto's repeated value fields (float_val, int_val, ...).
-_VALUE_FIELDS = tuple(f.name for f in tensor_pb2.TensorProto.DESCRIPTOR.fields
-                      if f.name.endswith("_val"))
+_VALUE_FIELDS = frozenset(f.name for f in
+                          tensor_pb2.TensorProto.DESCRIPTOR.fields
+                          if f.name.endswith("_val"))
 _ITEMSIZE = {}  # DataType enum -> bytes per element (0: not fixed-size)
+_COMPLEX = (tf.complex64.as_datatype_enum, tf.complex128.as_datatype_enum)
 
 
 def _itemsize(dtype_enum):
@@ -137,34 +130,75 @@ def _itemsize(dtype_enum):
   return _ITEMSIZE[dtype_enum]
 
 
-def _check_consts(graph_def, tensors, path):
+def _check_consts(graph_def, tensors, what):
   """UserError naming the first Const whose stored bytes do not fit its
   dtype and shape (a corrupt or hand-edited file)."""
-  stored = tensors.holds_contents()
+  stored = tensors is not None and tensors.holds_contents()
   for node in graph_def.node:
-    if node.op != "Const" or "value" not in node.attr:
+    if node.op != "Const":
       continue
-    tensor = node.attr["value"].tensor
-    dims = [d.size for d in tensor.tensor_shape.dim]
+    attr = node.attr
+    if "value" not in attr:
+      continue
+    tensor = attr["value"].tensor
     itemsize = _itemsize(tensor.dtype)
-    if not itemsize or any(d < 0 for d in dims):
+    if not itemsize:
+      continue
+    dims = [d.size for d in tensor.tensor_shape.dim]
+    if any(d < 0 for d in dims):
       continue
     count = math.prod(dims)
     size = (tensors.content_size(node) if stored else
             len(tensor.tensor_content))
-    values = 0 if size else max(len(getattr(tensor, name))
-                                for name in _VALUE_FIELDS)
-    if size and size != count * itemsize:
+    if size:
+      if size == count * itemsize:
+        continue
       problem = (f"holds {size} bytes but its "
                  f"{tf.dtypes.as_dtype(tensor.dtype).name} shape {dims} "
                  f"needs {count * itemsize}")
-    elif not size and values > max(count, 1) * (2 if tensor.dtype in (
-        tf.complex64.as_datatype_enum, tf.complex128.as_datatype_enum) else 1):
-      problem = f"holds {values} values but its shape {dims} has {count}"
     else:
-      continue
-    raise UserError(f"{path}: Const node '{node.name}' {problem}: the file is "
+      # One call lists the fields that are set, instead of a getattr of
+      # each of the ~14 value fields.
+      values = max([len(value) for field, value in tensor.ListFields()
+                    if field.name in _VALUE_FIELDS] or [0])
+      if values <= max(count, 1) * (2 if tensor.dtype in _COMPLEX else 1):
+        continue
+      problem = f"holds {values} values but its shape {dims} has {count}"
+    raise UserError(f"{what}: Const node '{node.name}' {problem}: the file is "
                     "corrupt; write the graph again")
+
+
+def _is_text(head, what, binary):
+  """Whether `head`, a file's first bytes, starts a text GraphDef; UserError
+  if it is empty or not in the format `binary` insists on."""
+  if not head:
+    raise UserError(f"{what} is empty: write the graph again")
+  is_text = looks_like_text(head)
+  if binary is True and is_text:
+    raise UserError(f"{what} is a text GraphDef but was given as binary: "
+                    "pass --input_binary=false")
+  if binary is False and not is_text:
+    raise UserError(f"{what} is a binary GraphDef but was given as text: "
+                    "pass --input_binary=true")
+  return is_text
+
+
+def parse_graph_def(data, what="the serialized graph", binary=None):
+  """A GraphDef from its serialized bytes (binary, or text as detected),
+  checked as load_graph_def checks a file; the counterpart of the C++ tool's
+  string interface (TransformGraphWithStringInputs). `what` names the bytes
+  in errors; `binary` as for load_graph_def."""
+  if _is_text(data[:4096], what, binary):
+    graph_def = _parse_text(data, what)
+  else:
+    graph_def = graph_pb2.GraphDef()
+    try:
+      graph_def.ParseFromString(data)
+    except pb_message.DecodeError:
+      _truncated(what)
+  check_graph(graph_def, what)
+  _check_consts(graph_def, None, what)
+  return graph_def
 
 
 def load_graph_def(path, binary=None, tensors=None):
@@ -182,21 +216,17 @@ def load_graph_def(path, binary=None, tensors=None):
   """
   if not os.path.isfile(path):
     raise UserError(f"graph file {path} does not exist: check the path")
-  with open(path, "rb") as f:
-    head = f.read(4096)
-  if not head:
-    raise UserError(f"graph file {path} is empty: write the graph again")
-  is_text = looks_like_text(head)
-  if binary is True and is_text:
-    raise UserError(f"{path} is a text GraphDef but was given as binary: "
-                    "pass --input_binary=false")
-  if binary is False and not is_text:
-    raise UserError(f"{path} is a binary GraphDef but was given as text: "
-                    "pass --input_binary=true")
   tensors = tensors or tensor_store.TensorStore(detach_min_bytes=None)
-  if is_text:
-    graph_def = _parse_text(path)
-  else:
+  with open(path, "rb") as f:
+    if os.path.getsize(path) < tensors.streaming_min_bytes():
+      # Nothing to detach and no memory to save: one parse in C is much
+      # faster than a Python loop over the nodes.
+      return parse_graph_def(f.read(), path, binary)
+    is_text = _is_text(f.read(4096), path, binary)
+    if is_text:
+      f.seek(0)
+      graph_def = _parse_text(f.read(), path)
+  if not is_text:
     graph_def = _parse_binary(path, tensors)
   check_graph(graph_def, path)
   _check_consts(graph_def, tensors, path)
@@ -206,23 +236,32 @@ def load_graph_def(path, binary=None, tensors=None):
 def check_graph(graph_def, what):
   """Raises UserError unless every node is named, typed and its inputs exist;
   returns the set of node names."""
-  if not graph_def.node:
+  nodes = graph_def.node
+  if not nodes:
     raise UserError(f"{what} holds no nodes: pass a GraphDef file")
   names = set()
-  for node in graph_def.node:
-    if not node.name or not node.op:
+  inputs = []
+  # One pass over the nodes, and the inputs compared as a set: each access
+  # to a field of a message costs more than the set operations.
+  for node in nodes:
+    name = node.name
+    if not name or not node.op:
       raise UserError(f"{what} is not a GraphDef (a node without name or op): "
                       "pass a GraphDef file")
-    if node.name in names:
-      raise UserError(f"{what} has two nodes named '{node.name}': "
+    if name in names:
+      raise UserError(f"{what} has two nodes named '{name}': "
                       "rebuild the graph")
-    names.add(node.name)
-  for node in graph_def.node:
-    for inp in node.input:
-      # Most inputs are plain names: skip the parse for those.
-      if inp not in names and graph_utils.node_name(inp) not in names:
-        raise UserError(f"{what}: node '{node.name}' reads '{inp}', which is "
-                        "no node of the graph (truncated or edited file?)")
+    names.add(name)
+    inputs += node.input
+  # Most inputs are plain names: only the others are parsed.
+  if any(graph_utils.node_name(inp) not in names
+         for inp in set(inputs).difference(names)):
+    for node in nodes:
+      for inp in node.input:
+        if graph_utils.node_name(inp) not in names:
+          raise UserError(f"{what}: node '{node.name}' reads '{inp}', which "
+                          "is no node of the graph (truncated or edited "
+                          "file?)")
   return names
 
 

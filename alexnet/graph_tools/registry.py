@@ -134,8 +134,9 @@ def transform_graph(graph_def, inputs, outputs, transforms, tensors=None,
     raise UserError("--transforms is empty: give at least one transform, e.g. "
                     "--transforms='strip_unused_nodes fold_constants'")
   check_arguments(transforms)
-  graph_io.check_names(graph_def, inputs, "input")
-  graph_io.check_names(graph_def, outputs, "output")
+  names = {node.name for node in graph_def.node}
+  graph_io.check_names(graph_def, inputs, "input", names)
+  graph_io.check_names(graph_def, outputs, "output", names)
   # A disabled bar still costs more than a small graph's transform.
   bar = tqdm.tqdm(transforms, desc="transform", unit="transform") \
       if progress else None
