@@ -113,8 +113,7 @@ def _parse_text(text, what):
 
 
 # TensorProto's repeated value fields (float_val, int_val, ...).
-_VALUE_FIELDS = frozenset(f.name for f in
-                          tensor_pb2.TensorProto.DESCRIPTOR.fields
+_VALUE_FIELDS = frozenset(f for f in tensor_pb2.TensorProto.DESCRIPTOR.fields
                           if f.name.endswith("_val"))
 _ITEMSIZE = {}  # DataType enum -> bytes per element (0: not fixed-size)
 _COMPLEX = (tf.complex64.as_datatype_enum, tf.complex128.as_datatype_enum)
@@ -130,13 +129,11 @@ def _itemsize(dtype_enum):
   return _ITEMSIZE[dtype_enum]
 
 
-def _check_consts(graph_def, tensors, what):
-  """UserError naming the first Const whose stored bytes do not fit its
-  dtype and shape (a corrupt or hand-edited file)."""
+def _check_consts(consts, tensors, what):
+  """UserError naming the first of the Const nodes `consts` whose stored
+  bytes do not fit its dtype and shape (a corrupt or hand-edited file)."""
   stored = tensors is not None and tensors.holds_contents()
-  for node in graph_def.node:
-    if node.op != "Const":
-      continue
+  for node in consts:
     attr = node.attr
     if "value" not in attr:
       continue
@@ -144,12 +141,20 @@ def _check_consts(graph_def, tensors, what):
     itemsize = _itemsize(tensor.dtype)
     if not itemsize:
       continue
+    size = (tensors.content_size(node) if stored else
+            len(tensor.tensor_content))
+    if not size:
+      # One call lists the value fields that are set, instead of reading
+      # each of the ~14 by name; one value (or none) fits any shape, so the
+      # shape is read only for more.
+      values = max([len(value) for field, value in tensor.ListFields()
+                    if field in _VALUE_FIELDS] or [0])
+      if values <= 1:
+        continue
     dims = [d.size for d in tensor.tensor_shape.dim]
     if any(d < 0 for d in dims):
       continue
     count = math.prod(dims)
-    size = (tensors.content_size(node) if stored else
-            len(tensor.tensor_content))
     if size:
       if size == count * itemsize:
         continue
@@ -157,10 +162,6 @@ def _check_consts(graph_def, tensors, what):
                  f"{tf.dtypes.as_dtype(tensor.dtype).name} shape {dims} "
                  f"needs {count * itemsize}")
     else:
-      # One call lists the fields that are set, instead of a getattr of
-      # each of the ~14 value fields.
-      values = max([len(value) for field, value in tensor.ListFields()
-                    if field.name in _VALUE_FIELDS] or [0])
       if values <= max(count, 1) * (2 if tensor.dtype in _COMPLEX else 1):
         continue
       problem = f"holds {values} values but its shape {dims} has {count}"
@@ -196,8 +197,9 @@ def parse_graph_def(data, what="the serialized graph", binary=None):
       graph_def.ParseFromString(data)
     except pb_message.DecodeError:
       _truncated(what)
-  check_graph(graph_def, what)
-  _check_consts(graph_def, None, what)
+  consts = []
+  check_graph(graph_def, what, consts)
+  _check_consts(consts, None, what)
   return graph_def
 
 
@@ -228,14 +230,17 @@ def load_graph_def(path, binary=None, tensors=None):
       graph_def = _parse_text(f.read(), path)
   if not is_text:
     graph_def = _parse_binary(path, tensors)
-  check_graph(graph_def, path)
-  _check_consts(graph_def, tensors, path)
+  consts = []
+  check_graph(graph_def, path, consts)
+  _check_consts(consts, tensors, path)
   return graph_def
 
 
-def check_graph(graph_def, what):
+def check_graph(graph_def, what, consts=None):
   """Raises UserError unless every node is named, typed and its inputs exist;
-  returns the set of node names."""
+  returns the set of node names. Appends the Const nodes to the list
+  `consts` if given (for the loaders' check of their contents, in the same
+  pass)."""
   nodes = graph_def.node
   if not nodes:
     raise UserError(f"{what} holds no nodes: pass a GraphDef file")
@@ -244,8 +249,8 @@ def check_graph(graph_def, what):
   # One pass over the nodes, and the inputs compared as a set: each access
   # to a field of a message costs more than the set operations.
   for node in nodes:
-    name = node.name
-    if not name or not node.op:
+    name, op = node.name, node.op
+    if not name or not op:
       raise UserError(f"{what} is not a GraphDef (a node without name or op): "
                       "pass a GraphDef file")
     if name in names:
@@ -253,6 +258,8 @@ def check_graph(graph_def, what):
                       "rebuild the graph")
     names.add(name)
     inputs += node.input
+    if op == "Const" and consts is not None:
+      consts.append(node)
   # Most inputs are plain names: only the others are parsed.
   if any(graph_utils.node_name(inp) not in names
          for inp in set(inputs).difference(names)):

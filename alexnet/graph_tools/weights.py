@@ -9,7 +9,7 @@ from tensorflow.core.framework import types_pb2
 
 from alexnet.graph_tools import graph_utils
 
-_CHUNK = 1 << 22  # elements per chunk (16 MB of float32)
+CHUNK = 1 << 20  # elements per chunk (4 MB of float32)
 # The C++ loops start `max` at std::numeric_limits<float>::min().
 _FLT_MIN = np.float32(np.finfo(np.float32).tiny)
 
@@ -59,6 +59,6 @@ def widen_degenerate(low, high, negative_moves_min):
 
 def chunks(values, out):
   """Yields (input chunk, output chunk) pairs over two flat arrays."""
-  for start in range(0, values.size, _CHUNK):
-    yield values[start:start + _CHUNK], out[start:start + _CHUNK]
+  for start in range(0, values.size, CHUNK):
+    yield values[start:start + CHUNK], out[start:start + CHUNK]
 

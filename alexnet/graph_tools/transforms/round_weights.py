@@ -31,9 +31,16 @@ def _round(values, num_steps, out):
   low, high = weights.value_range(values, include_zero=False)
   low, high = weights.widen_degenerate(low, high, negative_moves_min=True)
   width = np.float32((high - low) / np.float32(num_steps))
+  # Every step writes into one chunk-sized buffer: numpy's temporaries of
+  # `floor((chunk - low) / width) + 0.5` were three more chunks at the peak.
+  scratch = np.empty(min(values.size, weights.CHUNK), np.float32)
   for chunk, dest in weights.chunks(values, out):
-    bucket = np.floor((chunk - low) / width)
-    np.multiply(bucket + np.float32(0.5), width, out=dest)
+    bucket = scratch[:chunk.size]
+    np.subtract(chunk, low, out=bucket)
+    np.divide(bucket, width, out=bucket)
+    np.floor(bucket, out=bucket)
+    bucket += np.float32(0.5)
+    np.multiply(bucket, width, out=dest)
     dest += low
   return out
 
