@@ -6,6 +6,10 @@
       remove_nodes(op=Identity, op=CheckNumerics) fold_constants(ignore_errors=true)'
 
 --report prints what each transform did (nodes, bytes, seconds) as a table.
+--calibration_data=TFRECORDS_DIR then runs the README's calibration workflow
+on the result of --transforms (which must end in quantize_nodes): the
+RequantizationRange ranges logged on --calibration_samples images are
+frozen into the graph (the log is kept in --min_max_log_file).
 See docs/graph_transforms.md for every transform and its arguments.
 """
 
@@ -15,14 +19,16 @@ import os
 from absl import app
 from absl import flags
 
+from alexnet.core.config import ConvertConfig
 from alexnet.core.errors import UserError
 from alexnet.core.errors import exit_on_user_error
+from alexnet.graph_tools import calibration
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import registry
 from alexnet.graph_tools import tensor_store
 from alexnet.graph_tools import transform_parser
 
-from config_flags import parse_flags
+from config_flags import define_integer, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("in_graph", None, "Input GraphDef (binary or text).")
@@ -38,10 +44,41 @@ flags.DEFINE_boolean("output_as_text", False,
 flags.DEFINE_boolean("report", False,
                      "Print a table of each transform's node counts, "
                      "serialized sizes and time.")
+_CALIBRATION = ConvertConfig.__dataclass_fields__
+flags.DEFINE_string("calibration_data", None,
+                    "TFRecords directory: after --transforms, freeze the "
+                    "requantization ranges logged on its images.")
+flags.DEFINE_enum("calibration_split",
+                  _CALIBRATION["representative_split"].default,
+                  ["train", "validation", "test"],
+                  "Split of --calibration_data to calibrate on.")
+define_integer("calibration_samples",
+               _CALIBRATION["representative_samples"].default,
+               "Calibration images (one run each).", low=1)
+flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
+                     "sign's ROI when read (models trained with --crop_roi).")
+flags.DEFINE_string("min_max_log_file", None, "Where to keep the logged "
+                    "ranges (default: OUT_GRAPH.ranges.log).")
 
 
 def _names(text):
   return [name for name in text.split(",") if name]
+
+
+def _calibrate(graph_def, tensors):
+  inputs = _names(FLAGS.inputs)
+  if len(inputs) != 1:
+    raise UserError("--calibration_data needs one --inputs node, the images")
+  size = calibration.input_image_size(graph_def, inputs[0])
+  log_path = FLAGS.min_max_log_file or FLAGS.out_graph + ".ranges.log"
+  batches = calibration.tfrecord_batches(
+      FLAGS.calibration_data, FLAGS.calibration_split, size,
+      FLAGS.calibration_samples, FLAGS.crop_roi)
+  graph_def = calibration.calibrate(graph_def, inputs[0],
+                                    _names(FLAGS.outputs), batches, log_path,
+                                    tensors, total=FLAGS.calibration_samples)
+  print(f"froze the ranges logged in {log_path}")
+  return graph_def
 
 
 def main(argv):
@@ -65,6 +102,8 @@ def main(argv):
   graph_def = registry.transform_graph(graph_def, _names(FLAGS.inputs),
                                        _names(FLAGS.outputs), transforms,
                                        tensors, progress=True, stats=stats)
+  if FLAGS.calibration_data:
+    graph_def = _calibrate(graph_def, tensors)
   # Never write a graph that convert or compare could not load.
   graph_io.import_graph(graph_def, f"{FLAGS.in_graph} after --transforms")
   graph_io.save_graph_def(graph_def, FLAGS.out_graph,

@@ -6,7 +6,9 @@ once, so weight-sized tensors are not copied more than needed.
 
 import numpy as np
 from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow.python.framework import dtypes
+from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import tensor_util
 
 
@@ -248,3 +250,38 @@ def topological_order(graph_def):
     stuck = [nodes[i].name for i in range(len(nodes)) if pending[i] > 0]
     raise ValueError(f"the graph has a cycle through {stuck[:3]}")
   return order
+
+
+def in_out_types(node):
+  """(input dtypes, output dtypes) of a node's data inputs and outputs, as
+  the C++ InOutTypesForNode gives them (attributes the node leaves unset
+  take the op's default); None for an op TensorFlow 2.21 does not know."""
+  op_def = op_def_registry.get(node.op)
+  if op_def is None:
+    return None
+  defaults = {a.name: a.default_value for a in op_def.attr
+              if a.HasField("default_value")}
+
+  def attr(name):
+    return node.attr[name] if name in node.attr else defaults.get(name)
+
+  def types(args):
+    result = []
+    for arg in args:
+      if arg.type_list_attr:
+        value = attr(arg.type_list_attr)
+        result.extend(value.list.type if value is not None else ())
+        continue
+      if arg.type_attr:
+        value = attr(arg.type_attr)
+        dtype = value.type if value is not None else types_pb2.DT_INVALID
+      else:
+        dtype = arg.type
+      count = 1
+      if arg.number_attr:
+        value = attr(arg.number_attr)
+        count = value.i if value is not None else 0
+      result.extend([dtype] * count)
+    return result
+
+  return types(op_def.input_arg), types(op_def.output_arg)

@@ -55,6 +55,16 @@ def original_transforms(image_size=227):
 ORIGINAL_TRANSFORMS = original_transforms()
 
 
+def eight_bit_transforms(image_size=227):
+  """The Graph Transform Tool README's "Eight-bit Calculations" list, for
+  inputs of `image_size`."""
+  return ("add_default_attributes "
+          f'strip_unused_nodes(type=float, shape="1,{image_size},'
+          f'{image_size},3") '
+          "remove_nodes(op=Identity, op=CheckNumerics) fold_old_batch_norms "
+          "quantize_weights quantize_nodes strip_unused_nodes")
+
+
 def get_transform(name):
   """The `transform` function of transform `name`."""
   if name not in _MODULES:

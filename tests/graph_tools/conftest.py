@@ -65,6 +65,8 @@ class GoldenCase:
                                    self.spec["graph"] + ".input.pb")
     self.inputs = self.spec["inputs"].split(",")
     self.outputs = self.spec["outputs"].split(",")
+    # make_golden.py writes this folder as {golden} (the eight-bit logs).
+    self.transforms = self.spec["transforms"].replace("{golden}", GOLDEN_DIR)
 
   def load_input(self):
     return graph_io.load_graph_def(self.input_path)
@@ -75,7 +77,7 @@ class GoldenCase:
 
   def ours(self):
     return registry.transform_graph(self.load_input(), self.inputs,
-                                    self.outputs, self.spec["transforms"])
+                                    self.outputs, self.transforms)
 
   def check(self, expected_ops=None, atol=1e-5):
     """Asserts our output matches the reference: op types and node count

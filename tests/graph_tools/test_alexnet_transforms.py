@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet.core.errors import UserError
+from alexnet.graph_tools import calibration
 from alexnet.graph_tools import freeze
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import registry
@@ -136,6 +137,27 @@ def test_quantize_weights_runs_in_tf(frozen, helpers):
   np.testing.assert_allclose(_predict(helpers, out), want, atol=0.05)
 
 
+@pytest.mark.parametrize("normalization", ["lrn", "batch_norm"])
+def test_eight_bit_list_matches_reference(frozen, helpers, normalization):
+  graph = _graph(frozen, normalization)
+  reference = _reference(helpers, f"{normalization}/eight_bit_list")
+  assert reference["transforms"] == registry.eight_bit_transforms()
+  out = registry.transform_graph(graph, ["input"], ["probabilities"],
+                                 reference["transforms"])
+  ops = helpers.op_counts(out)
+  if normalization == "lrn":
+    assert ops == reference["ops"]
+  else:
+    # Ours folds the FusedBatchNormV3s (the 2.12 tool does not): each is a
+    # BiasAdd, computed in eight bits like the others.
+    assert "FusedBatchNormV3" not in ops
+    assert ops["QuantizedBiasAdd"] == reference["ops"]["QuantizedBiasAdd"] + 2
+  assert ops["QuantizedConv2D"] == 5 and ops["QuantizedMatMul"] == 3
+  got = _predict(helpers, out)
+  np.testing.assert_allclose(got, frozen[normalization, "want"], rtol=0,
+                             atol=_EIGHT_BIT_ATOL["quantize_nodes"])
+
+
 @pytest.mark.parametrize("transforms", [
     registry.ORIGINAL_TRANSFORMS,
     "remove_nodes(op=Identity) fold_old_batch_norms quantize_weights"])
@@ -201,6 +223,10 @@ _CASES = {
     "fuse_pad_and_conv": _Case(idle=_BOTH),
     "fuse_resize_and_conv": _Case(idle=_BOTH),
     "fuse_resize_pad_and_conv": _Case(idle=_BOTH),
+    # {log}: ranges logged on random images by calibration.log_ranges.
+    "freeze_requantization_ranges": _Case('min_max_log_file="{log}"',
+                                          before="quantize_nodes"),
+    "insert_logging": _Case("op=Relu, first_n=1"),
     "inline_partitionedcall": _Case(idle=_BOTH),
     # The colocation hints on the weights' Identity reads.
     "remove_attribute": _Case("attribute_name=_class"),
@@ -235,6 +261,19 @@ _LOSSY = {
     "round_weights": _Lossy(0.01, 256, 16, False),
     "quantize_weights": _Lossy(0.02, 255, 1024, True),
 }
+# The eight-bit ones: the largest change of a probability they may make.
+# A random-init AlexNet's activations lose ~1% per layer to dynamic
+# per-tensor ranges and the error grows through the layers (measured: up
+# to 0.17 with measured ranges, 0.26 with ranges frozen from 8 random
+# images), so this only says they still compute the network; the trained
+# GTSRB network's agreement is in BENCHMARKS.md.
+_EIGHT_BIT_ATOL = {"quantize_nodes": 0.3, "freeze_requantization_ranges": 0.4}
+
+
+def _random_images(count, seed):
+  rng = np.random.RandomState(seed)
+  for _ in range(count):
+    yield rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)
 
 
 def _half_step(values, lossy):
@@ -267,15 +306,21 @@ def _assert_weights_within_bound(frozen_graph, out, lossy, helpers):
 @pytest.mark.parametrize("normalization", ["lrn", "batch_norm"])
 @pytest.mark.parametrize("name", registry.TRANSFORM_NAMES)
 def test_every_transform_keeps_predictions(frozen, helpers, name,
-                                           normalization):
+                                           normalization, tmp_path):
   case = _CASES.get(name, _Case())
   graph = _graph(frozen, normalization)
   if case.before:
     graph = registry.transform_graph(graph, ["input"], ["probabilities"],
                                      case.before)
+  args = case.args
+  if "{log}" in args:
+    log = str(tmp_path / "ranges.log")
+    calibration.log_ranges(graph, "input", ["probabilities"],
+                           _random_images(8, seed=7), log)
+    args = args.replace("{log}", log)
   given = tf.compat.v1.GraphDef()
   given.CopyFrom(graph)
-  transform = f"{name}({case.args})"
+  transform = f"{name}({args})"
   try:
     out = registry.transform_graph(graph, ["input"], ["probabilities"],
                                    transform)
@@ -294,7 +339,10 @@ def test_every_transform_keeps_predictions(frozen, helpers, name,
   got = _predict(helpers, imported)
   want = frozen[normalization, "want"]
   lossy = _LOSSY.get(name)
-  if lossy is None:
+  if name in _EIGHT_BIT_ATOL:
+    np.testing.assert_allclose(got, want, rtol=0,
+                               atol=_EIGHT_BIT_ATOL[name])
+  elif lossy is None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
   else:
     np.testing.assert_allclose(got, want, rtol=0,

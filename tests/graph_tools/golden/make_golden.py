@@ -38,6 +38,13 @@ ORIGINAL_LIST = (
     "obfuscate_names sort_by_execution_order fold_old_batch_norms "
     "fold_batch_norms")
 
+# The README's "Eight-bit Calculations" list (registry.eight_bit_transforms).
+EIGHT_BIT_LIST = (
+    "add_default_attributes "
+    'strip_unused_nodes(type=float, shape="1,227,227,3") '
+    "remove_nodes(op=Identity, op=CheckNumerics) fold_old_batch_norms "
+    "quantize_weights quantize_nodes strip_unused_nodes")
+
 # case name -> (input graph, inputs, outputs, transforms)
 CASES = {
     "strip_unused_nodes": ("basic", "x", "out", "strip_unused_nodes"),
@@ -100,6 +107,43 @@ CASES = {
                                         "fuse_resize_and_conv"),
     "fuse_resize_pad_and_conv": ("pad_conv", "x", "out",
                                  "fuse_resize_pad_and_conv"),
+    # The eight-bit transforms. {golden} is this folder (the tests put in
+    # theirs); eightbit_ranges.log is a made-up log of the RequantizationRange
+    # nodes quantize_nodes writes for the eightbit graph, with noise lines.
+    "quantize_nodes": ("eightbit", "x", "out", "quantize_nodes"),
+    "quantize_nodes_weights": ("eightbit", "x", "out",
+                               "quantize_weights(minimum_size=16) "
+                               "quantize_nodes"),
+    "quantize_nodes_fallback": ("eightbit", "x", "out",
+                                "quantize_nodes(fallback_min=-12, "
+                                "fallback_max=12)"),
+    "quantize_nodes_input_range": ("eightbit", "x", "out",
+                                   "quantize_nodes(input_min=-1, "
+                                   "input_max=1)"),
+    "quantize_nodes_ignore_op": ("eightbit", "x", "out",
+                                 "quantize_nodes(ignore_op=MatMul, "
+                                 "ignore_op=Concat)"),
+    "quantize_nodes_fake_quant": ("fake_quant", "x", "out", "quantize_nodes"),
+    "quantize_nodes_square": ("square", "x", "out", "quantize_nodes"),
+    "insert_logging": ("eightbit", "x", "out",
+                       'insert_logging(op=Relu, op=MatMul, show_op=true, '
+                       'message="value:")'),
+    "insert_logging_prefix": ("eightbit", "x", "out",
+                              "insert_logging(prefix=conv, prefix=pool, "
+                              "show_name=true, first_n=2, summarize=4)"),
+    "insert_logging_requantization_range": (
+        "eightbit", "x", "out",
+        "quantize_nodes insert_logging(op=RequantizationRange, "
+        'show_name=true, message="__requant_min_max:")'),
+    "freeze_requantization_ranges": (
+        "eightbit", "x", "out",
+        "quantize_nodes freeze_requantization_ranges("
+        'min_max_log_file="{golden}/eightbit_ranges.log")'),
+    "freeze_requantization_ranges_percentiles": (
+        "eightbit", "x", "out",
+        "quantize_nodes freeze_requantization_ranges("
+        'min_max_log_file="{golden}/eightbit_ranges.log", min_percentile=0, '
+        "max_percentile=20)"),
     "original_list_basic": ("basic", "x", "out", ORIGINAL_LIST),
     "original_list_bn_fused": ("bn_fused", "x", "out", ORIGINAL_LIST),
 }
@@ -109,6 +153,8 @@ ALEXNET_CASES = {
     "fold_old_batch_norms": "remove_nodes(op=Identity) fold_old_batch_norms",
     "fold_constants": "fold_constants(ignore_errors=true)",
     "quantize_weights": "quantize_weights",
+    "quantize_nodes": "quantize_nodes",
+    "eight_bit_list": EIGHT_BIT_LIST,
 }
 
 
@@ -203,6 +249,7 @@ def _build_inputs():
   _build_structure_inputs(write)
   _build_conv_fusion_inputs(write)
   _build_backport_inputs(write)
+  _build_eightbit_inputs(write)
   _build_alexnets()
 
 
@@ -368,6 +415,83 @@ def _build_backport_inputs(write):
   write(graph, "tensor_array")
 
 
+# The nodes quantize_nodes gives a RequantizationRange in the eightbit graph.
+EIGHTBIT_WIDE_OPS = ("conv", "bias", "mm1", "mm2", "add", "mul")
+
+
+def _build_eightbit_inputs(write):
+  """Graphs for quantize_nodes, insert_logging, freeze_requantization_ranges:
+  every op quantize_nodes knows but Conv2DBackpropInput (float-only in TF
+  2.21) and trained FakeQuant ranges; plus a made-up range log."""
+  import tensorflow as tf
+  rng = np.random.RandomState(2)
+
+  def const(shape, name):
+    return tf.constant(rng.normal(0, 0.5, shape).astype(np.float32),
+                       name=name)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    conv = tf.nn.conv2d(x, const([3, 3, 3, 4], "w"), 1, "SAME", name="conv")
+    relu = tf.nn.relu(tf.nn.bias_add(conv, const([4], "b"), name="bias"),
+                      name="relu")
+    pooled = tf.nn.max_pool2d(relu, 2, 2, "VALID", name="pool")
+    averaged = tf.nn.avg_pool2d(relu, 2, 2, "VALID", name="avg_pool")
+    resized = tf.compat.v1.image.resize_bilinear(relu, [4, 4], name="resize")
+    joined = tf.raw_ops.Concat(concat_dim=tf.constant(3, name="axis"),
+                               values=[pooled, averaged, resized],
+                               name="concat")
+    flat = tf.reshape(tf.nn.relu6(joined, name="relu6"), [-1, 4 * 4 * 12],
+                      name="flat")
+    mm1 = tf.matmul(flat, const([192, 6], "fc1"), name="mm1")
+    mm2 = tf.matmul(flat, const([192, 6], "fc2"), name="mm2")
+    # tf.add writes AddV2, which is not in the C++ tool's list.
+    added = tf.raw_ops.Add(x=mm1, y=mm2, name="add")
+    tf.nn.softmax(tf.multiply(added, mm1, name="mul"), name="out")
+  write(graph, "eightbit")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    # Mul(x, x): the C++ tool quantizes x twice under one name and fails.
+    x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+    relu = tf.nn.relu(x, name="relu")
+    tf.identity(tf.multiply(relu, relu, name="square"), name="out")
+  write(graph, "square")
+
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    fake_quant = tf.quantization.fake_quant_with_min_max_vars
+    conv = tf.nn.conv2d(x, const([3, 3, 3, 4], "w"), 1, "SAME", name="conv")
+    relu = tf.nn.relu(tf.nn.bias_add(conv, const([4], "b"), name="bias"),
+                      name="relu")
+    # After the Relu: hoisted to the BiasAdd, then merged with its
+    # measured requantization.
+    relu = fake_quant(relu, tf.constant(0.0, name="act_min"),
+                      tf.constant(6.0, name="act_max"), name="act_quant")
+    flat = tf.reshape(tf.nn.max_pool2d(relu, 2, 2, "VALID", name="pool"),
+                      [-1, 64], name="flat")
+    logits = fake_quant(tf.matmul(flat, const([64, 5], "fc"), name="mm"),
+                        tf.constant(-8.0, name="logit_min"),
+                        tf.constant(8.0, name="logit_max"),
+                        name="logit_quant")
+    tf.nn.softmax(logits, name="out")
+  write(graph, "fake_quant")
+
+  lines = ["I0000 00:00:1 logging_ops.cc:79] unrelated line",
+           ";mm1/eightbit/requant_range__print__;__requant_min_max:[1][x]",
+           ";mm1/eightbit/requant_range__print__;__requant_min_max:[2]"]
+  for run in range(20):
+    for name in EIGHTBIT_WIDE_OPS:
+      low, high = -rng.uniform(1, 10), rng.uniform(1, 10)
+      lines.append(f"I0000 00:00:{run} logging_ops.cc:79] ;{name}/eightbit/"
+                   f"requant_range__print__;__requant_min_max:[{low:.6f}]"
+                   f"[{high:.6f}]")
+  with open(os.path.join(HERE, "eightbit_ranges.log"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+
+
 def _build_alexnets():
   import tensorflow as tf
   from alexnet.graph_tools import freeze
@@ -414,7 +538,8 @@ def _make_reference():
     entry = {"graph": graph, "inputs": inputs, "outputs": outputs,
              "transforms": transforms}
     try:
-      out = _run_reference(data, inputs, outputs, transforms)
+      out = _run_reference(data, inputs, outputs,
+                           transforms.replace("{golden}", HERE))
     except Exception as e:  # The reference's error is recorded, not raised.
       entry["error"] = str(e).splitlines()[0]
     else:
