@@ -208,8 +208,10 @@ def per_transform_jobs(frozen, image_size, repeats, small_repeats):
     if "error" in spec:
       continue
     graph = os.path.join(GOLDEN, spec["graph"] + ".input.pb")
+    # As in make_golden.py: {golden} is that folder (the range logs).
+    transforms = spec["transforms"].replace("{golden}", GOLDEN)
     jobs.append((f"{case}: {spec['transforms']}",
-                 [graph, spec["inputs"], spec["outputs"], spec["transforms"],
+                 [graph, spec["inputs"], spec["outputs"], transforms,
                   small_repeats, "bytes"]))
   return jobs
 
