@@ -16,7 +16,8 @@ task of the cluster with the same flags plus its own --job_name and
       --job_name=worker --task_index=0
 
 Worker 0 is the chief: it alone writes MODEL_DIR (and exports); a step
-averages --batch_size images from each worker.
+averages --batch_size images from each worker. scripts/train_local_cluster.sh
+starts such a cluster on 127.0.0.1; docs/distributed.md has the rest.
 
 Quantization-aware training (tf.contrib.quantize's recipe): fine-tune a
 trained float model with fake quantization for a few epochs,
