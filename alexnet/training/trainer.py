@@ -383,8 +383,8 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     print(f"{cluster}: " + (
         f"reads {len(part)} of the {len(shards)} training shards"
         if part is not None else
-        f"{len(shards)} training shards for {workers} workers: reads every "
-        f"{workers}th record of each"), flush=True)
+        f"{len(shards)} training shard(s) for {workers} workers: reads 1 "
+        f"record in {workers} of each"), flush=True)
   if cluster and not cluster.is_chief:
     # The chief's model_dir, when this worker sees it; the variables on the
     # parameter servers are checked once the session is up.

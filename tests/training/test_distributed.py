@@ -408,8 +408,9 @@ def test_unreachable_parameter_server_is_one_line_after_the_timeout(
 
 
 def test_worker_without_its_chief_is_one_line_after_the_timeout(
-    pattern_gtsrb, tmp_path):
-  """The parameter server answers, the chief never comes."""
+    tiny_gtsrb, tmp_path, capsys):
+  """The parameter server answers, the chief never comes. (On tiny_gtsrb's
+  one shard, which the worker says it shares.)"""
   hosts = _hosts()
   cluster_lib.start_server(_task(hosts, "ps", 0))  # Lives on in this process.
   worker = _task(hosts, "worker", 1, cluster_timeout_secs=1)
@@ -417,8 +418,11 @@ def test_worker_without_its_chief_is_one_line_after_the_timeout(
   with pytest.raises(UserError, match=r"^/job:worker/task:1: the chief "
                      r"/job:worker/task:0 has not initialized the model "
                      r"after 1 s") as e:
-    trainer.train(pattern_gtsrb["tfrecords"], str(tmp_path / "m"),
+    trainer.train(tiny_gtsrb["tfrecords"], str(tmp_path / "m"),
                   builders.COLORS.model, builders.COLORS.train, worker)
   assert "\n" not in str(e.value)
   assert time.time() - start < 60
+  assert ("/job:worker/task:1 of 2 workers and 1 parameter servers: 1 "
+          "training shard(s) for 2 workers: reads 1 record in 2 of each\n"
+          in capsys.readouterr().out)
   assert not (tmp_path / "m").exists()
