@@ -37,31 +37,39 @@ def _short_name(index):
 def transform(graph_def, context):
   kept = {graph_utils.node_name(n)
           for n in context.input_names + context.output_names}
+  nodes = graph_def.node
+  names = [node.name for node in nodes]
   new_names = {}
   index = 0
-  for node in graph_def.node:
-    if node.name in kept:
-      new_names[node.name] = node.name
+  for old in names:
+    if old in kept:
+      new_names[old] = old
       continue
     name = _short_name(index)
     index += 1
     while name in kept:
       name = _short_name(index)
       index += 1
-    new_names[node.name] = name
-  for node in graph_def.node:
-    for inp in node.input:
-      if graph_utils.node_name(inp) not in new_names:
-        raise TransformError(f"obfuscate_names: no node named '{inp}' for "
-                             f"an input to {node.name}")
-  for node in graph_def.node:
-    node.name = new_names[node.name]
-    new_inputs = []
-    for inp in node.input:
-      prefix, name, suffix = graph_utils.split_input(inp)
-      new_inputs.append(prefix + new_names[name] + suffix)
-    del node.input[:]
-    node.input.extend(new_inputs)
-  graph_utils.update_colocation(graph_def.node, new_names,
-                                set(new_names.values()))
+    new_names[old] = name
+  # Every input is renamed before the graph changes, so that an error leaves
+  # it as it was. Most inputs are plain node names: looked up, not parsed.
+  renamed = []
+  for node in nodes:
+    inputs = node.input[:]
+    for pos, inp in enumerate(inputs):
+      new = new_names.get(inp)
+      if new is None:
+        prefix, name, suffix = graph_utils.split_input(inp)
+        if name not in new_names:
+          raise TransformError(f"obfuscate_names: no node named '{inp}' for "
+                               f"an input to {node.name}")
+        new = prefix + new_names[name] + suffix
+      inputs[pos] = new
+    renamed.append(inputs)
+  for node, old, inputs in zip(nodes, names, renamed):
+    node.name = new_names[old]
+    if inputs:
+      del node.input[:]
+      node.input.extend(inputs)
+  graph_utils.update_colocation(nodes, new_names, set(new_names.values()))
   return graph_def
