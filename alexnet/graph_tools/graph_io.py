@@ -129,6 +129,23 @@ def _itemsize(dtype_enum):
   return _ITEMSIZE[dtype_enum]
 
 
+# Serialized TensorShapeProto -> (dims, element count, None if a dim is
+# unknown): one C call per Const instead of reading each dim in Python.
+_SHAPES = {}
+
+
+def _shape(tensor):
+  key = tensor.tensor_shape.SerializeToString()
+  shape = _SHAPES.get(key)
+  if shape is None:
+    if len(_SHAPES) > 4096:
+      _SHAPES.clear()
+    dims = [d.size for d in tensor.tensor_shape.dim]
+    shape = _SHAPES[key] = (dims, None if any(d < 0 for d in dims)
+                            else math.prod(dims))
+  return shape
+
+
 def _check_consts(consts, tensors, what):
   """UserError naming the first of the Const nodes `consts` whose stored
   bytes do not fit its dtype and shape (a corrupt or hand-edited file)."""
@@ -151,10 +168,9 @@ def _check_consts(consts, tensors, what):
                     if field in _VALUE_FIELDS] or [0])
       if values <= 1:
         continue
-    dims = [d.size for d in tensor.tensor_shape.dim]
-    if any(d < 0 for d in dims):
+    dims, count = _shape(tensor)
+    if count is None:
       continue
-    count = math.prod(dims)
     if size:
       if size == count * itemsize:
         continue

@@ -74,7 +74,9 @@ def needed_nodes(graph_def, outputs, stop=()):
       continue
     if name not in nodes:
       raise KeyError(name)
-    pending.extend(node_name(i) for i in nodes[name].input)
+    # Most inputs are plain names: only the others are parsed.
+    pending.extend(i if i in nodes else node_name(i)
+                   for i in nodes[name].input[:])
   return needed
 
 
@@ -100,12 +102,13 @@ def keep_nodes(graph_def, keep):
   """
   order = {node.name: i for i, node in enumerate(graph_def.node)}
   total = len(order)
-  graph_def.node.sort(
-      key=lambda n: order[n.name] if n.name in keep else total + order[n.name])
   kept = sum(1 for name in order if name in keep)
-  del graph_def.node[kept:]
+  if kept < total:  # Else nothing moves.
+    graph_def.node.sort(
+        key=lambda n: order[n.name] if n.name in keep else total + order[n.name])
+    del graph_def.node[kept:]
   update_colocation(graph_def.node,
-                    existing={node.name for node in graph_def.node})
+                    existing={name for name in order if name in keep})
 
 
 # Colocation hints: attr "_class" lists b"loc:@NAME", "run me where NAME
@@ -223,20 +226,27 @@ def topological_order(graph_def):
   """
   nodes = list(graph_def.node)
   index = {node.name: i for i, node in enumerate(nodes)}
+  ops = [node.op for node in nodes]
   pending = [0] * len(nodes)
   outputs = [[] for _ in nodes]
   ready = []
   for i, node in enumerate(nodes):
-    is_merge = node.op in ("Merge", "RefMerge")
-    for inp in node.input:
-      src = index.get(node_name(inp))
+    is_merge = ops[i] in ("Merge", "RefMerge")
+    count = 0
+    for inp in node.input[:]:
+      # Most inputs are plain names: looked up before they are parsed.
+      src = index.get(inp)
       if src is None:
-        raise ValueError(f"node '{node.name}' reads '{inp}', which is no node")
-      if is_merge and nodes[src].op == "NextIteration":
+        src = index.get(node_name(inp))
+        if src is None:
+          raise ValueError(f"node '{node.name}' reads '{inp}', which is no "
+                           "node")
+      if is_merge and ops[src] == "NextIteration":
         continue
-      pending[i] += 1
+      count += 1
       outputs[src].append(i)
-    if pending[i] == 0:
+    pending[i] = count
+    if count == 0:
       ready.append(i)
   order = []
   while ready:

@@ -17,13 +17,31 @@ from tensorflow.python.framework import op_def_registry
 ARGS = ()
 
 
+_DEFAULTS = {}  # op name -> ((attribute name, default AttrValue), ...)
+
+
+def _defaults(op):
+  """The attributes of `op` that have a default (none for an unknown op),
+  read from its OpDef once per op instead of once per node."""
+  defaults = _DEFAULTS.get(op)
+  if defaults is None:
+    op_def = op_def_registry.get(op)
+    if op_def is None:
+      return ()  # Not kept: a later tf.load_op_library may register it.
+    defaults = _DEFAULTS[op] = tuple(
+        (attr.name, attr.default_value) for attr in op_def.attr
+        if attr.HasField("default_value"))
+  return defaults
+
+
 def transform(graph_def, context):
   del context  # No options.
   for node in graph_def.node:
-    op_def = op_def_registry.get(node.op)
-    if op_def is None:
+    defaults = _defaults(node.op)
+    if not defaults:
       continue
-    for attr in op_def.attr:
-      if attr.HasField("default_value") and attr.name not in node.attr:
-        node.attr[attr.name].CopyFrom(attr.default_value)
+    attrs = node.attr
+    for name, value in defaults:
+      if name not in attrs:
+        attrs[name].CopyFrom(value)
   return graph_def

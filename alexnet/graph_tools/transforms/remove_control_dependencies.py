@@ -23,8 +23,9 @@ ARGS = ()
 def transform(graph_def, context):
   del context  # No options.
   for node in graph_def.node:
-    inputs = graph_utils.data_inputs(node)
-    if len(inputs) != len(node.input):
+    inputs = node.input[:]
+    data = [i for i in inputs if not graph_utils.is_control(i)]
+    if len(data) != len(inputs):
       del node.input[:]
-      node.input.extend(inputs)
+      node.input.extend(data)
   return graph_def

@@ -52,14 +52,16 @@ def transform(graph_def, context):
                          "not list it")
   nodes[old].name = new
   for node in graph_def.node:
-    renamed = None
-    for pos, inp in enumerate(node.input):
-      prefix, name, suffix = graph_utils.split_input(inp)
-      if name == old:
-        renamed = renamed or list(node.input)
-        renamed[pos] = prefix + new + suffix
+    inputs = node.input[:]
+    renamed = False
+    for pos, inp in enumerate(inputs):
+      if old in inp:  # A substring test before the parse.
+        prefix, name, suffix = graph_utils.split_input(inp)
+        if name == old:
+          inputs[pos] = prefix + new + suffix
+          renamed = True
     if renamed:
       del node.input[:]
-      node.input.extend(renamed)
+      node.input.extend(inputs)
   graph_utils.update_colocation(graph_def.node, {old: new})
   return graph_def
