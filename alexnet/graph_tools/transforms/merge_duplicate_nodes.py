@@ -60,31 +60,61 @@ class _Signatures:
   def forget(self, node):
     self._attrs.pop(node.name, None)
 
-  def of(self, node):
+  def of(self, node, identity):
+    """What must be equal for `node` to duplicate another: its inputs by the
+    identity of the node they read (`identity`: name -> a number equal for
+    duplicates; a node not in it stands for itself, by name)."""
     inputs = []
-    for inp in node.input:
+    for inp in node.input[:]:
       prefix, name, suffix = graph_utils.split_input(inp)
-      inputs.append(prefix + name + (suffix or ":0"))
+      inputs.append((prefix, identity.get(name, name), suffix or ":0"))
     name = node.name if node.name in self._keep_names else ""
     return (node.op, name, tuple(inputs), node.device, self._attr_key(node))
 
 
-def _merge_once(graph_def, signatures):
-  """One round: removes the duplicates found now; False if there were none."""
-  first = {}
+def _merge_pass(graph_def, signatures):
+  """Finds every set of duplicates in one pass in execution order, each
+  node's inputs compared by the identity of the set they belong to, so that
+  a chain of duplicates merges at once. Returns ({merged name: kept name},
+  whether a node read one not yet identified, a Merge's NextIteration)."""
+  nodes = list(graph_def.node)
+  try:
+    order = graph_utils.topological_order(graph_def)
+  except ValueError:
+    order = range(len(nodes))  # A cycle: later passes finish the job.
+  done = set()
+  # Node name -> the number of its signature, for the mergeable nodes
+  # visited (numbers, not the signatures, keep signatures flat); others
+  # stand for themselves by name.
+  identity = {}
+  numbers = {}
+  members = {}  # signature number -> file positions of the nodes with it
+  deferred = False
+  for i in order:
+    node = nodes[i]
+    if _mergeable(node.op):
+      signature = signatures.of(node, identity)
+      deferred = deferred or any(isinstance(ident, str) and ident not in done
+                                 for _, ident, _ in signature[2])
+      number = identity[node.name] = numbers.setdefault(signature,
+                                                        len(numbers))
+      members.setdefault(number, []).append(i)
+    done.add(node.name)
   merged = {}
+  for positions in members.values():
+    if len(positions) > 1:
+      # The first in file order stays.
+      kept = nodes[min(positions)].name
+      merged.update((nodes[p].name, kept) for p in positions
+                    if nodes[p].name != kept)
+  return merged, deferred
+
+
+def _apply(graph_def, merged, signatures):
+  """Readers of merged nodes read the kept ones; returns whether a
+  colocation hint changed (those nodes' signatures change)."""
   for node in graph_def.node:
-    if not _mergeable(node.op):
-      continue
-    signature = signatures.of(node)
-    if signature in first:
-      merged[node.name] = first[signature]
-    else:
-      first[signature] = node.name
-  if not merged:
-    return False
-  for node in graph_def.node:
-    inputs = list(node.input)
+    inputs = node.input[:]
     changed = False
     for pos, inp in enumerate(inputs):
       prefix, name, suffix = graph_utils.split_input(inp)
@@ -96,17 +126,23 @@ def _merge_once(graph_def, signatures):
       node.input.extend(inputs)
   # Hints that named a merged node name the one kept; those nodes' attributes
   # changed, so their signatures are computed again.
-  for node in graph_utils.update_colocation(graph_def.node, merged):
+  hinted = graph_utils.update_colocation(graph_def.node, merged)
+  for node in hinted:
     signatures.forget(node)
   graph_utils.keep_nodes(graph_def,
                          {n.name for n in graph_def.node} - set(merged))
-  return True
+  return bool(hinted)
 
 
 def transform(graph_def, context):
   keep_names = {graph_utils.node_name(n)
                 for n in context.input_names + context.output_names}
   signatures = _Signatures(context.tensors, keep_names)
-  while _merge_once(graph_def, signatures):
-    pass
-  return graph_def
+  while True:
+    merged, deferred = _merge_pass(graph_def, signatures)
+    if not merged:
+      return graph_def
+    # One pass finds every merge, unless a hint changed or a node read one
+    # identified only after it (loops): then the next pass looks again.
+    if not _apply(graph_def, merged, signatures) and not deferred:
+      return graph_def
