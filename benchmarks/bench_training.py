@@ -1,16 +1,27 @@
 """Training throughput of AlexNet, side by side in one run, as ratios.
 
-Rows (all batch B, Adam, the same network, the same thread count):
-  graph+tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
-  graph+memory     the same graph fed one batch held in memory
-  keras            Keras 3 `model.fit` of the same layers, from memory
-  pytorch          PyTorch CPU (torch_alexnet_train.py, its own venv)
+Rows (all batch B, Adam, the same network, the same thread count), each
+`ROW` or `ROW:bfloat16`:
+  tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
+  memory     the same graph fed one batch held in memory
+  keras      Keras 3 `model.fit` of the same layers, from memory
+  pytorch    PyTorch CPU (torch_alexnet_train.py, its own venv)
+  matmul     a [N, N] x [N, N] matmul alone (--matmul_size): the peak the
+             step's FLOP/s are compared with
+At bfloat16 the graph rows run grappler's oneDNN auto-mixed-precision rewrite
+(--precision=bfloat16 of tools/train.py), Keras the `mixed_bfloat16` policy,
+PyTorch `torch.autocast("cpu", torch.bfloat16)`; weights stay float32.
 
   python benchmarks/bench_training.py --data_dir=/work/data/real_tfr \
-      --image_size=227 --steps=10 --torch_python=/work/venv-torch/bin/python
+      --image_size=227 --steps=10 --torch_python=/work/venv-torch/bin/python \
+      --rows=matmul,tfrecords,memory,keras,pytorch,matmul:bfloat16,\
+tfrecords:bfloat16,memory:bfloat16,keras:bfloat16,pytorch:bfloat16
 
-Prints a markdown table with images/s and each row's ratio to
-graph+tfrecords. Noisy machines: compare the ratios, not the absolutes.
+Prints a markdown table with images/s, each row's ratio to the first row of
+its precision, and its FLOP/s as a share of the matmul row of its precision
+(a step is counted as 3x the forward pass's FLOPs that tf.profiler counts:
+the gradients with respect to the inputs and to the weights each cost about
+one forward pass). Noisy machines: compare the ratios, not the absolutes.
 """
 
 import argparse
@@ -24,66 +35,106 @@ import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
 import tensorflow as tf
 
-from alexnet.training import trainer
-from alexnet.estimator.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
+from alexnet.core.config import ModelConfig, TrainConfig
+from alexnet.core.session import check_precision, session_config
+from alexnet.estimator.input_fn import input_fn
+from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PRECISIONS = ("float32", "bfloat16")
 
 
-def _params(image_size):
-  return {**DEFAULT_PARAMS, "image_size": image_size, "num_classes": 43}
+def _params(image_size, precision="float32"):
+  return Params(ModelConfig(image_size=image_size, num_classes=43),
+                TrainConfig(precision=precision))
 
 
-def _time_session(train_op, steps, warmup, threads):
-  config = trainer.session_config(threads)
+def _time_session(fetch, steps, warmup, config):
   with tf.compat.v1.Session(config=config) as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     for _ in range(warmup):
-      sess.run(train_op)
+      sess.run(fetch)
     start = time.perf_counter()
     for _ in range(steps):
-      sess.run(train_op)
+      sess.run(fetch)
     return time.perf_counter() - start
 
 
-def graph_images_per_s(args, from_memory):
+def _memory_batch(args):
+  rng = np.random.default_rng(0)
+  images = rng.uniform(0, 255, [args.batch_size, args.image_size,
+                                args.image_size, 3]).astype(np.float32)
+  return images, rng.integers(0, 43, args.batch_size)
+
+
+def graph_images_per_s(args, from_memory, precision):
   """model_fn's TRAIN graph, fed from TFRecords or from one in-memory batch."""
-  params = _params(args.image_size)
+  params = _params(args.image_size, precision)
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(0)
     if from_memory:
-      rng = np.random.default_rng(0)
-      images = rng.uniform(0, 255, [args.batch_size, args.image_size,
-                                    args.image_size, 3]).astype(np.float32)
-      labels = rng.integers(0, 43, args.batch_size)
-      dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+      dataset = tf.data.Dataset.from_tensors(_memory_batch(args)).repeat()
       features, targets = tf.compat.v1.data.make_one_shot_iterator(
           dataset).get_next()
     else:
-      features, targets = trainer.input_fn(
-          args.data_dir, "train", params, args.batch_size, is_training=True,
-          augment=args.augment, num_epochs=None, seed=0)
+      features, targets = input_fn(
+          args.data_dir, "train", params.model, args.batch_size,
+          is_training=True, augment=args.augment, num_epochs=None, seed=0)
     spec = model_fn(features, targets, ModeKeys.TRAIN, params)
     seconds = _time_session(spec.train_op, args.steps, args.warmup,
-                            args.threads)
+                            session_config(args.threads, precision))
   return args.steps * args.batch_size / seconds
 
 
+def step_flops(image_size):
+  """FLOPs of one training step per image: 3x the forward pass's."""
+  with tf.Graph().as_default() as graph:
+    images = tf.compat.v1.placeholder(tf.float32, [1, image_size, image_size,
+                                                   3])
+    model_fn(images, None, ModeKeys.PREDICT, _params(image_size))
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    forward = tf.compat.v1.profiler.profile(graph, options=options)
+  return 3 * forward.total_float_ops
+
+
+def matmul_flops_per_s(args, precision):
+  """FLOP/s of one [N, N] x [N, N] matmul at `precision`, as oneDNN runs
+  it in a graph session (bfloat16: bfloat16 inputs, float32 accumulation)."""
+  n = args.matmul_size
+  with tf.Graph().as_default():
+    rng = np.random.default_rng(0)
+    a, b = (tf.Variable(rng.standard_normal([n, n]).astype(np.float32))
+            for _ in range(2))
+    if precision == "bfloat16":
+      a, b = tf.cast(a, tf.bfloat16), tf.cast(b, tf.bfloat16)
+    # Reduced to a scalar so no [N, N] result is fetched each run.
+    product = tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
+    runs = args.matmul_runs
+    seconds = _time_session(product, runs, 2, session_config(args.threads))
+  return runs * 2 * n ** 3 / seconds
+
+
 def keras_alexnet(image_size, num_classes=43,
-                  weight_decay=DEFAULT_PARAMS["weight_decay"]):
+                  weight_decay=TrainConfig().weight_decay):
   """The same layers in Keras 3 (LRN and standardization as Lambda layers).
 
   Like the graph, every kernel carries weight decay: the graph adds
   weight_decay * l2_loss(w) = weight_decay * sum(w**2) / 2, Keras's L2(l)
-  adds l * sum(w**2).
+  adds l * sum(w**2). The logits are float32 under any policy (Keras's
+  advice for mixed precision: the softmax and loss in float32).
   """
   layers = tf.keras.layers
   decay = tf.keras.regularizers.L2(weight_decay / 2)
   conv = lambda filters, size, **kw: layers.Conv2D(
       filters, size, activation="relu", kernel_regularizer=decay, **kw)
   fc = lambda units, **kw: layers.Dense(units, kernel_regularizer=decay, **kw)
-  lrn = lambda: layers.Lambda(lambda x: tf.nn.local_response_normalization(
-      x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75))
+  # In float32 under any policy: LRN has no bfloat16 CPU kernel (grappler's
+  # rewrite leaves it float32 the same way).
+  lrn = lambda: layers.Lambda(lambda x: tf.cast(
+      tf.nn.local_response_normalization(
+          tf.cast(x, tf.float32), depth_radius=2, bias=2.0, alpha=1e-4,
+          beta=0.75), x.dtype))
   return tf.keras.Sequential([
       layers.Input([image_size, image_size, 3]),
       layers.Lambda(tf.image.per_image_standardization),
@@ -95,18 +146,19 @@ def keras_alexnet(image_size, num_classes=43,
       layers.Flatten(),
       fc(4096, activation="relu"), layers.Dropout(0.5),
       fc(4096, activation="relu"), layers.Dropout(0.5),
-      fc(num_classes),
+      fc(num_classes, dtype="float32"),
   ])
 
 
-def keras_images_per_s(args):
+def keras_images_per_s(args, precision):
   tf.keras.utils.set_random_seed(0)
-  rng = np.random.default_rng(0)
-  images = rng.uniform(0, 255, [args.batch_size, args.image_size,
-                                args.image_size, 3]).astype(np.float32)
-  labels = rng.integers(0, 43, args.batch_size)
-  dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
-  model = keras_alexnet(args.image_size)
+  dataset = tf.data.Dataset.from_tensors(_memory_batch(args)).repeat()
+  tf.keras.mixed_precision.set_global_policy(
+      "mixed_bfloat16" if precision == "bfloat16" else "float32")
+  try:
+    model = keras_alexnet(args.image_size)
+  finally:
+    tf.keras.mixed_precision.set_global_policy("float32")
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4),
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True))
@@ -116,12 +168,12 @@ def keras_images_per_s(args):
   return args.steps * args.batch_size / (time.perf_counter() - start)
 
 
-def torch_images_per_s(args):
+def torch_images_per_s(args, precision):
   out = subprocess.run(
       [args.torch_python, os.path.join(HERE, "torch_alexnet_train.py"),
        f"--image_size={args.image_size}", f"--batch_size={args.batch_size}",
        f"--steps={args.steps}", f"--warmup={args.warmup}",
-       f"--threads={args.threads}"],
+       f"--threads={args.threads}", f"--precision={precision}"],
       check=True, capture_output=True, text=True)
   return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
 
@@ -138,33 +190,67 @@ def main():
                       help="augment in the TFRecord row")
   parser.add_argument("--torch_python", default="",
                       help="python of a venv with torch==2.13.0 (CPU)")
+  parser.add_argument("--matmul_size", type=int, default=4096)
+  parser.add_argument("--matmul_runs", type=int, default=10)
   parser.add_argument("--rows", default="tfrecords,memory,keras,pytorch")
   args = parser.parse_args()
   # Eager (Keras) threads can only be set before TensorFlow initializes.
   tf.config.threading.set_intra_op_parallelism_threads(args.threads)
   tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-  rows = args.rows.split(",")
   measure = {
-      "tfrecords": ("graph+tfrecords", lambda: graph_images_per_s(args, False)),
-      "memory": ("graph+memory", lambda: graph_images_per_s(args, True)),
-      "keras": ("keras 3 model.fit", lambda: keras_images_per_s(args)),
-      "pytorch": ("pytorch 2.13 cpu", lambda: torch_images_per_s(args)),
+      "tfrecords": ("graph+tfrecords",
+                    lambda p: graph_images_per_s(args, False, p)),
+      "memory": ("graph+memory", lambda p: graph_images_per_s(args, True, p)),
+      "keras": ("keras 3 model.fit", lambda p: keras_images_per_s(args, p)),
+      "pytorch": ("pytorch 2.13 cpu", lambda p: torch_images_per_s(args, p)),
+      "matmul": (f"matmul {args.matmul_size}^2",
+                 lambda p: matmul_flops_per_s(args, p)),
   }
+  rows = []
+  for row in args.rows.split(","):
+    key, _, precision = row.partition(":")
+    precision = precision or "float32"
+    if key not in measure or precision not in PRECISIONS:
+      parser.error(f"--rows: {row} is not ROW[:PRECISION] with ROW one of "
+                   f"{', '.join(measure)} and PRECISION one of "
+                   f"{', '.join(PRECISIONS)}")
+    rows.append((key, precision))
+  if any(p == "bfloat16" for _, p in rows):
+    check_precision("bfloat16")
+  flops = step_flops(args.image_size)
   results = []
-  for key in rows:
+  for key, precision in rows:
     if key == "pytorch" and not args.torch_python:
       print("pytorch row skipped: pass --torch_python", file=sys.stderr)
       continue
     name, run = measure[key]
-    results.append((name, run()))
-    print(f"{name}: {results[-1][1]:.1f} images/s", file=sys.stderr)
-  base = results[0][1]
+    value = run(precision)
+    results.append((key, f"{name} {precision}", precision, value))
+    print(f"{results[-1][1]}: {value:.1f} "
+          f"{'FLOP/s' if key == 'matmul' else 'images/s'}", file=sys.stderr)
+  peaks = {p: v for k, _, p, v in results if k == "matmul"}
+  firsts = {}
+  for key, _, precision, value in results:
+    if key != "matmul":
+      firsts.setdefault(precision, value)
   print(f"\nAlexNet {args.image_size}x{args.image_size}, batch "
         f"{args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
-        f"{args.threads} threads\n")
-  print(f"| row | images/s | ratio to {results[0][0]} |\n|---|---|---|")
-  for name, value in results:
-    print(f"| {name} | {value:.1f} | {value / base:.2f} |")
+        f"{args.threads} threads; a step {flops / 1e9:.2f} GFLOP per image\n")
+  floats = {k: v for k, _, p, v in results if p == "float32"}
+  print("| row | images/s | ratio to the first row of its precision | "
+        "bfloat16 / float32 | GFLOP/s | share of the matmul peak |\n"
+        "|---|---|---|---|---|---|")
+  for key, name, precision, value in results:
+    speedup = (f"{value / floats[key]:.2f}"
+               if precision == "bfloat16" and key in floats else "-")
+    if key == "matmul":
+      print(f"| {name} | - | - | {speedup} | {value / 1e9:.0f} | 1.00 |")
+      continue
+    achieved = value * flops
+    share = (f"{achieved / peaks[precision]:.2f}" if precision in peaks
+             else "-")
+    print(f"| {name} | {value:.1f} | {value / firsts[precision]:.2f} | "
+          f"{speedup} | {achieved / 1e9:.0f} | {share} |")
 
 
 if __name__ == "__main__":

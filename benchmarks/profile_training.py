@@ -1,6 +1,7 @@
 """Where a training step's time goes: op time by layer and by op type.
 
   python benchmarks/profile_training.py --image_size=227 --steps=3
+  python benchmarks/profile_training.py --image_size=99 --profile_variant=bf16
 
 Runs model_fn's TRAIN graph (fed one in-memory batch, as bench_training.py's
 graph+memory row) with full tracing and sums each op's run time over the
@@ -20,14 +21,14 @@ import time
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import rewriter_config_pb2
 
-from alexnet.training import trainer
-from alexnet.estimator.model_fn import DEFAULT_PARAMS, ModeKeys, model_fn
+from alexnet.core.config import ModelConfig
+from alexnet.core.session import session_config
+from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 
 
 def _train_op(image_size, batch_size):
-  params = {**DEFAULT_PARAMS, "image_size": image_size, "num_classes": 43}
+  params = Params(ModelConfig(image_size=image_size, num_classes=43))
   rng = np.random.default_rng(0)
   images = rng.uniform(0, 255, [batch_size, image_size, image_size, 3])
   labels = rng.integers(0, 43, batch_size)
@@ -39,10 +40,8 @@ def _train_op(image_size, batch_size):
 
 
 def _config(variant, threads):
-  config = trainer.session_config(threads)
-  if variant == "bf16":
-    config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
-        rewriter_config_pb2.RewriterConfig.ON)
+  config = session_config(threads,
+                          "bfloat16" if variant == "bf16" else "float32")
   if variant == "inter1":
     config.inter_op_parallelism_threads = 1
   return config
@@ -64,7 +63,8 @@ def profile(args):
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(0)
     train_op = _train_op(args.image_size, args.batch_size)
-    with tf.compat.v1.Session(config=_config("fp32", args.threads)) as sess:
+    with tf.compat.v1.Session(
+        config=_config(args.profile_variant, args.threads)) as sess:
       sess.run(tf.compat.v1.global_variables_initializer())
       for _ in range(2):
         sess.run(train_op)
@@ -112,6 +112,8 @@ def main():
   parser.add_argument("--threads", type=int, default=os.cpu_count())
   parser.add_argument("--top", type=int, default=12)
   parser.add_argument("--variants", default="fp32,bf16,inter1")
+  parser.add_argument("--profile_variant", default="fp32",
+                      help="the variant traced (fp32 or bf16)")
   args = parser.parse_args()
   profile(args)
   print(f"\nuntraced, {args.steps} steps after 2 warm-up, "

@@ -3,9 +3,12 @@
 Runs in the benchmark's own environment (`torch==2.13.0`, CPU build; see
 BENCHMARKS.md), never as a project dependency. Same layers, sizes, LRN, Adam,
 batch and thread count as alexnet/nets/alexnet.py; prints one JSON line.
+--precision=bfloat16 runs the forward pass and the loss under
+torch.autocast("cpu", torch.bfloat16) (PyTorch's mixed precision: float32
+weights, bfloat16 convolutions and matrix multiplies, their gradients too).
 
   python benchmarks/torch_alexnet_train.py --image_size=227 --batch_size=64 \
-      --steps=10 --warmup=3 --threads=2
+      --steps=10 --warmup=3 --threads=2 --precision=bfloat16
 """
 
 import argparse
@@ -40,6 +43,8 @@ def main():
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--warmup", type=int, default=3)
   parser.add_argument("--threads", type=int, default=2)
+  parser.add_argument("--precision", choices=("float32", "bfloat16"),
+                      default="float32")
   args = parser.parse_args()
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
@@ -51,9 +56,13 @@ def main():
   labels = torch.randint(0, 43, (args.batch_size,))
   loss_fn = nn.CrossEntropyLoss()
 
+  autocast = torch.autocast("cpu", dtype=torch.bfloat16,
+                            enabled=args.precision == "bfloat16")
+
   def step():
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(images), labels)
+    with autocast:
+      loss = loss_fn(model(images), labels)
     loss.backward()
     optimizer.step()
 
@@ -64,6 +73,7 @@ def main():
     step()
   seconds = time.perf_counter() - start
   print(json.dumps({"framework": f"pytorch {torch.__version__}",
+                    "precision": args.precision,
                     "images_per_s": args.steps * args.batch_size / seconds}))
 
 

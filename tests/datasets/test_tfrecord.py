@@ -285,3 +285,52 @@ def test_tools_chain_on_real_gtsrb_classes(tmp_path, tool):
   assert sum(manifest["splits"][s]["count"]
              for s in ("train", "validation")) == 630
   assert manifest["image_size_stats"]["max_width"] == 32
+
+
+def _epochs(out, cache, num_epochs=3):
+  """Each epoch's (label, image sum) rows, in order, of a repeatable
+  unaugmented training read, and whether the graph caches."""
+  count = tfrecord_reader.split_count(tfrecord_reader.read_manifest(out),
+                                      "train")
+  with tf.Graph().as_default() as graph:
+    dataset = tfrecord_reader.make_dataset(
+        out, "train", 16, batch_size=count, is_training=True,
+        num_epochs=num_epochs, seed=5, cache=cache, crop_roi=True)
+    batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+    with tf.compat.v1.Session() as sess:
+      epochs = [sess.run(batch) for _ in range(num_epochs)]
+  return [[(int(y), round(float(x.sum()), 2)) for x, y in zip(*e)]
+          for e in epochs], _caches(graph)
+
+
+def _caches(graph):
+  """Whether a graph's datasets (in its one-shot iterators' functions)
+  cache."""
+  graph_def = graph.as_graph_def()
+  return any(n.op.startswith("CacheDataset") for n in graph_def.node) or any(
+      n.op.startswith("CacheDataset") for f in graph_def.library.function
+      for n in f.node_def)
+
+
+def test_a_repeated_split_is_decoded_once_and_reshuffled_each_epoch(
+    converted, tmp_path):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  manifest = tfrecord_writer.build(source, out, num_shards=2,
+                                   validation_fraction=0.3)
+  # 16x16 sources: well within the limit, so a repeated read caches.
+  assert tfrecord_reader.decoded_bytes(manifest, "train") == (
+      manifest["splits"]["train"]["count"] * 16 * 16 * 3)
+  cached, is_cached = _epochs(out, cache=None)
+  uncached, not_cached = _epochs(out, cache=False)
+  assert is_cached and not not_cached
+  # The same images (cropped, resized) either way, every epoch...
+  assert all(sorted(e) == sorted(uncached[0]) for e in cached + uncached)
+  # ...in a new order each epoch, and the same orders again from the seed.
+  assert len({tuple(e) for e in cached}) == 3
+  assert _epochs(out, cache=None)[0] == cached
+  # Read once (evaluation): nothing is held.
+  with tf.Graph().as_default() as graph:
+    tf.compat.v1.data.make_one_shot_iterator(tfrecord_reader.make_dataset(
+        out, "validation", 16, batch_size=4))
+    assert not _caches(graph)
