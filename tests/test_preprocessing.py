@@ -102,3 +102,22 @@ def test_plain_preprocess_is_deterministic_and_raw_range():
   assert first.dtype == np.float32 and first.shape == (227, 227, 3)
   np.testing.assert_array_equal(first, second)
   assert 100 < first.max() <= 255  # Raw 0..255, not rescaled to 0..1.
+
+
+def test_colour_on_the_source_is_colour_after_the_resize():
+  # The photometric changes come before the one interpolation, on the
+  # source's fewer pixels: with the same draws, nearly the same image as
+  # changing the resized one (clipping and the contrast's mean differ).
+  rows, cols = np.mgrid[0:30, 0:26]
+  image = tf.constant(np.stack([60 + 4 * cols, 40 + 5 * rows,
+                                200 - 3 * cols], -1).astype(np.uint8))
+  tf.random.set_seed(4)
+  source_first = preprocessing.preprocess(image, 99, augment=True,
+                                          color=True, seed=3).numpy()
+  tf.random.set_seed(4)
+  resized_first = preprocessing.random_brightness_contrast(
+      preprocessing.random_gamma_saturation(
+          preprocessing.random_affine_resize(image, 99, seed=3), seed=3),
+      seed=3).numpy()
+  assert np.abs(source_first - resized_first).mean() < 2.0
+  assert not np.array_equal(source_first, resized_first)
