@@ -1,7 +1,9 @@
 """Training throughput of AlexNet, side by side in one run, as ratios.
 
 Rows (all batch B, Adam, the same network, the same thread count), each
-`ROW` or `ROW:bfloat16`:
+`ROW`, `ROW:PRECISION` or (graph rows) `ROW:PRECISION:THREADS`, THREADS
+interN / intraN (N inter- / intra-op threads) or tfdataN (a private tf.data
+pool of N threads):
   tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
   memory     the same graph fed one batch held in memory
   keras      Keras 3 `model.fit` of the same layers, from memory
@@ -27,6 +29,7 @@ one forward pass). Noisy machines: compare the ratios, not the absolutes.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,7 +40,7 @@ import tensorflow as tf
 
 from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.core.session import check_precision, session_config
-from alexnet.estimator.input_fn import input_fn
+from alexnet.datasets import tfrecord_reader
 from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,22 +70,42 @@ def _memory_batch(args):
   return images, rng.integers(0, 43, args.batch_size)
 
 
-def graph_images_per_s(args, from_memory, precision):
-  """model_fn's TRAIN graph, fed from TFRecords or from one in-memory batch."""
+def _thread_variant(variant, config, dataset=None):
+  """The session options (and the dataset) of a THREADS variant: interN /
+  intraN, N inter- / intra-op threads; tfdataN, a private tf.data pool of
+  N threads instead of the session's inter-op threads."""
+  count = int(variant.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)
+  if variant.startswith("inter"):
+    config.inter_op_parallelism_threads = count
+  elif variant.startswith("intra"):
+    config.intra_op_parallelism_threads = count
+  elif variant.startswith("tfdata") and dataset is not None:
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = count
+    dataset = dataset.with_options(options)
+  return config, dataset
+
+
+def graph_images_per_s(args, from_memory, precision, variant=""):
+  """model_fn's TRAIN graph, fed from TFRecords (input_fn's dataset) or
+  from one in-memory batch."""
   params = _params(args.image_size, precision)
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(0)
     if from_memory:
       dataset = tf.data.Dataset.from_tensors(_memory_batch(args)).repeat()
-      features, targets = tf.compat.v1.data.make_one_shot_iterator(
-          dataset).get_next()
     else:
-      features, targets = input_fn(
-          args.data_dir, "train", params.model, args.batch_size,
-          is_training=True, augment=args.augment, num_epochs=None, seed=0)
+      dataset = tfrecord_reader.make_dataset(
+          args.data_dir, "train", args.image_size, args.batch_size,
+          is_training=True, augment=args.augment,
+          augment_color=args.augment, crop_roi=args.crop_roi,
+          num_epochs=None, seed=0, drop_remainder=True)
+    config, dataset = _thread_variant(
+        variant, session_config(args.threads, precision), dataset)
+    features, targets = tf.compat.v1.data.make_one_shot_iterator(
+        dataset).get_next()
     spec = model_fn(features, targets, ModeKeys.TRAIN, params)
-    seconds = _time_session(spec.train_op, args.steps, args.warmup,
-                            session_config(args.threads, precision))
+    seconds = _time_session(spec.train_op, args.steps, args.warmup, config)
   return args.steps * args.batch_size / seconds
 
 
@@ -187,7 +210,9 @@ def main():
   parser.add_argument("--warmup", type=int, default=3)
   parser.add_argument("--threads", type=int, default=os.cpu_count())
   parser.add_argument("--augment", action="store_true",
-                      help="augment in the TFRecord row")
+                      help="augment (colour too) in the TFRecord row")
+  parser.add_argument("--crop_roi", action="store_true",
+                      help="crop to the ROI in the TFRecord row")
   parser.add_argument("--torch_python", default="",
                       help="python of a venv with torch==2.13.0 (CPU)")
   parser.add_argument("--matmul_size", type=int, default=4096)
@@ -199,33 +224,40 @@ def main():
   tf.config.threading.set_inter_op_parallelism_threads(args.threads)
   measure = {
       "tfrecords": ("graph+tfrecords",
-                    lambda p: graph_images_per_s(args, False, p)),
-      "memory": ("graph+memory", lambda p: graph_images_per_s(args, True, p)),
-      "keras": ("keras 3 model.fit", lambda p: keras_images_per_s(args, p)),
-      "pytorch": ("pytorch 2.13 cpu", lambda p: torch_images_per_s(args, p)),
+                    lambda p, v: graph_images_per_s(args, False, p, v)),
+      "memory": ("graph+memory",
+                 lambda p, v: graph_images_per_s(args, True, p, v)),
+      "keras": ("keras 3 model.fit",
+                lambda p, v: keras_images_per_s(args, p)),
+      "pytorch": ("pytorch 2.13 cpu",
+                  lambda p, v: torch_images_per_s(args, p)),
       "matmul": (f"matmul {args.matmul_size}^2",
-                 lambda p: matmul_flops_per_s(args, p)),
+                 lambda p, v: matmul_flops_per_s(args, p)),
   }
   rows = []
   for row in args.rows.split(","):
-    key, _, precision = row.partition(":")
+    key, precision, variant = (row.split(":") + ["", ""])[:3]
     precision = precision or "float32"
-    if key not in measure or precision not in PRECISIONS:
-      parser.error(f"--rows: {row} is not ROW[:PRECISION] with ROW one of "
-                   f"{', '.join(measure)} and PRECISION one of "
-                   f"{', '.join(PRECISIONS)}")
-    rows.append((key, precision))
-  if any(p == "bfloat16" for _, p in rows):
+    if (key not in measure or precision not in PRECISIONS or variant and (
+        key not in ("tfrecords", "memory") or
+        not re.fullmatch(r"(inter|intra|tfdata)\d+", variant))):
+      parser.error(f"--rows: {row} is not ROW[:PRECISION[:THREADS]] with ROW "
+                   f"one of {', '.join(measure)}, PRECISION one of "
+                   f"{', '.join(PRECISIONS)} and THREADS (graph rows) "
+                   "interN, intraN or tfdataN")
+    rows.append((key, precision, variant))
+  if any(p == "bfloat16" for _, p, _ in rows):
     check_precision("bfloat16")
   flops = step_flops(args.image_size)
   results = []
-  for key, precision in rows:
+  for key, precision, variant in rows:
     if key == "pytorch" and not args.torch_python:
       print("pytorch row skipped: pass --torch_python", file=sys.stderr)
       continue
     name, run = measure[key]
-    value = run(precision)
-    results.append((key, f"{name} {precision}", precision, value))
+    value = run(precision, variant)
+    results.append((key + variant, f"{name} {precision} {variant}".strip(),
+                    precision, value))
     print(f"{results[-1][1]}: {value:.1f} "
           f"{'FLOP/s' if key == 'matmul' else 'images/s'}", file=sys.stderr)
   peaks = {p: v for k, _, p, v in results if k == "matmul"}
