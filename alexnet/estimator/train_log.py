@@ -67,6 +67,13 @@ class Writer:
   def __exit__(self, *exc):
     self.close()
 
+  def truncate(self, last_step):
+    """`truncate` while appending: a session recovered from an older
+    checkpoint redoes the steps after it."""
+    self._file.close()
+    truncate(self.path, last_step)
+    self._file = open(self.path, "a")
+
   def write(self, row_type, **fields):
     self._file.write(json.dumps({"type": row_type, **fields}) + "\n")
     self._file.flush()

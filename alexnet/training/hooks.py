@@ -28,7 +28,15 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
 
   def after_create_session(self, session, coord):
     del coord
-    self._step = int(session.run(tf.compat.v1.train.get_global_step()))
+    step = int(session.run(tf.compat.v1.train.get_global_step()))
+    if self._step is not None:
+      # A session re-created after an error (in a cluster, a parameter
+      # server that restarted): the chief restored its latest checkpoint,
+      # and the steps logged past it will be run and logged again.
+      self._bar.close()
+      if self._log is not None:
+        self._log.truncate(step)
+    self._step = step
     self._open_bar()
 
   def _open_bar(self):

@@ -23,6 +23,7 @@ from alexnet.estimator import checkpoints
 from alexnet.estimator import train_log
 from alexnet.estimator.model_dir import CONFIG_NAME
 from alexnet.training import cluster as cluster_lib
+from alexnet.training import hooks
 from alexnet.training import local_cluster
 from alexnet.training import trainer
 from tests import builders
@@ -426,3 +427,23 @@ def test_worker_without_its_chief_is_one_line_after_the_timeout(
           "training shard(s) for 2 workers: reads 1 record in 2 of each\n"
           in capsys.readouterr().out)
   assert not (tmp_path / "m").exists()
+
+
+def test_a_recreated_session_logs_again_from_its_restored_step(tmp_path):
+  """After a parameter server restarts, MonitoredTrainingSession re-creates
+  the chief's session from its latest checkpoint (seen by hand, too slow for
+  the suite): the log's steps past it go, so each step is logged once."""
+  path = str(tmp_path / train_log.LOG_NAME)
+  with tf.Graph().as_default():
+    step = tf.compat.v1.train.get_or_create_global_step()
+    with train_log.Writer(path) as log, tf.compat.v1.Session() as sess:
+      hook = hooks.ProgressHook({}, 10, 20, 1, log, None)
+      sess.run(step.assign(4))
+      hook.after_create_session(sess, None)
+      for logged in (5, 6, 7):
+        log.write("batch", step=logged, epoch=1)
+      sess.run(step.assign(5))  # The checkpoint the new session restored.
+      hook.after_create_session(sess, None)
+      log.write("batch", step=6, epoch=1)
+      hook.end(sess)
+  assert [r["step"] for r in train_log.read(path)[0]] == [5, 6]
