@@ -165,7 +165,7 @@ def transform(graph_def, context):
     return graph_def
   requested = {graph_utils.node_name(n) for n in context.output_names}
   control_read = {graph_utils.node_name(i) for n in graph_def.node
-                  for i in n.input if graph_utils.is_control(i)}
+                  for i in n.input[:] if graph_utils.is_control(i)}
   taken = {n.name for n in graph_def.node} - {c.name for c in calls}
   # Everything is planned before the graph changes, so that an error leaves
   # it as it was.
@@ -183,7 +183,11 @@ def transform(graph_def, context):
     for slot, output in enumerate(outputs):
       remap[f"{call.name}:{slot}"] = output
 
+  plain = taken.difference(replaced)  # Names no remap key starts with.
+
   def resolve(inp):
+    if inp in plain:
+      return inp  # Most inputs: a plain name of a node that is no call.
     # A function may pass an argument that is another call's output through.
     prefix, name, suffix = graph_utils.split_input(inp)
     seen = set()
@@ -201,11 +205,15 @@ def transform(graph_def, context):
     for rank, new in enumerate(replaced.get(node.name, ()), 1):
       position[new.name] = (index, rank)
   nodes = list(graph_def.node) + [n for ns in replaced.values() for n in ns]
-  rewired = [(node, [resolve(i) for i in node.input]) for node in nodes]
+  rewired = []
+  for node in nodes:
+    inputs = node.input[:]
+    resolved = [resolve(i) for i in inputs]
+    if resolved != inputs:
+      rewired.append((node, resolved))
   for node, inputs in rewired:
-    if inputs != list(node.input):
-      del node.input[:]
-      node.input.extend(inputs)
+    del node.input[:]
+    node.input.extend(inputs)
   graph_utils.keep_nodes(graph_def, {n.name for n in graph_def.node
                                      if n.name not in replaced})
   for new_nodes in replaced.values():
