@@ -85,3 +85,17 @@ def test_tensor_store_round_trip(basic, tmp_path):
   graph_io.save_graph_def(loaded, str(out), tensors=tensors)
   assert graph_io.load_graph_def(str(out)) == basic
   assert tensors.attached_copy(loaded) == basic
+
+
+def test_parse_graph_def_checks_bytes_as_load_checks_files(basic):
+  data = basic.SerializeToString()
+  assert graph_io.parse_graph_def(data) == basic
+  assert graph_io.parse_graph_def(text_format.MessageToBytes(basic)) == basic
+  with pytest.raises(UserError, match="the serialized graph is truncated"):
+    graph_io.parse_graph_def(data[:len(data) // 2])
+  with pytest.raises(UserError, match="--input_binary=true"):
+    graph_io.parse_graph_def(data, "g.pb", binary=False)
+  dangling = type(basic)()
+  dangling.node.add(name="a", op="Identity", input=["missing:1"])
+  with pytest.raises(UserError, match="'missing:1'"):
+    graph_io.parse_graph_def(dangling.SerializeToString())

@@ -75,3 +75,23 @@ def test_takes_no_arguments(golden):
     registry.transform_graph(graph, ["x"], ["out"],
                              "merge_duplicate_nodes(op=Const)")
   assert graph.SerializeToString() == before
+
+
+def test_merges_read_before_identified_are_found_by_another_pass():
+  # A Merge is visited before its NextIteration input (execution order
+  # ignores that edge), so m2 equals m1 only once n2 merged into n1.
+  graph = graph_pb2.GraphDef()
+  graph.node.add(name="x", op="Placeholder").attr["dtype"].type = 1
+  graph.node.add(name="c", op="Identity", input=["x"]).attr["T"].type = 1
+  for i in ("1", "2"):
+    graph.node.add(name="n" + i, op="NextIteration",
+                   input=["c"]).attr["T"].type = 1
+  for i in ("1", "2"):
+    merge = graph.node.add(name="m" + i, op="Merge", input=["x", "n" + i])
+    merge.attr["T"].type = 1
+    merge.attr["N"].i = 2
+  graph.node.add(name="out", op="AddN", input=["m1", "m2"])
+  out = registry.transform_graph(graph, ["x"], ["out"],
+                                 "merge_duplicate_nodes")
+  assert [n.name for n in out.node] == ["x", "c", "n1", "m1", "out"]
+  assert list(out.node[-1].input) == ["m1", "m1"]
