@@ -118,6 +118,8 @@ class ModelConfig(_Checked):
       "(x - 127.5) / 127.5; equalize: histogram equalization of each "
       "channel, then per_image.", INPUT_STANDARDIZATIONS)
   crop_roi: bool = _field(False, "Crop images to the sign's ROI when read.")
+  fc_units: int = _field(4096, "Units of fc6 and fc7 (4096 in the paper; "
+                         "fewer make a smaller, faster model).", low=1)
   fake_quant: bool = _field(False, "Fake quantization in the graph "
                             "(quantization-aware training; set by "
                             "--quantize_delay).")

@@ -144,7 +144,8 @@ def model_fn(features, labels, mode, params):
       model.network, model.num_classes, is_training=is_training,
       dropout_rate=train.dropout_rate, normalization=model.normalization,
       weight_decay=train.weight_decay,
-      input_standardization=model.input_standardization)
+      input_standardization=model.input_standardization,
+      fc_units=model.fc_units)
   # The network's variables are the global ones it adds (in creation order).
   first_variable = len(tf.compat.v1.global_variables())
   logits, _ = network_fn(features)

@@ -8,7 +8,7 @@ two GPUs; this is the usual single-tower version of the same layers:
   conv2 256x5x5          -> LRN -> max-pool 3/2      27x27x256 -> 13x13x256
   conv3 384x3x3, conv4 384x3x3, conv5 256x3x3        13x13x384, 13x13x256
   max-pool 3/2                                       6x6x256
-  fc6 4096 -> dropout -> fc7 4096 -> dropout -> fc8 num_classes
+  fc6 4096 -> dropout -> fc7 4096 -> dropout -> fc8 num_classes  (4096: fc_units)
 
 (shapes for a 227x227 input). Any input of at least 67x67 works; the spatial
 size must be static because fc6 is a matrix over the flattened pool5.
@@ -189,7 +189,8 @@ def _pool(x, name):
 
 def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
             normalization="lrn", weight_decay=5e-4,
-            input_standardization="per_image", scope="alexnet", reuse=None):
+            input_standardization="per_image", fc_units=4096, scope="alexnet",
+            reuse=None):
   """AlexNet (Krizhevsky et al. 2012) from raw RGB images to logits.
 
   Args:
@@ -202,6 +203,8 @@ def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
       "batch_norm".
     weight_decay: L2 weight on the weights, added to REGULARIZATION_LOSSES.
     input_standardization: "per_image" or "fixed" (see module docstring).
+    fc_units: width of fc6 and fc7 (the paper's 4096 hold nearly all the
+      weights; fewer give a smaller model).
     scope: variable scope of all variables.
     reuse: passed to the variable scope, to share variables between graphs
       parts.
@@ -246,7 +249,7 @@ def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
     net = add("pool5", _pool(net, "pool5"))
     net = tf.reshape(net, [-1, net.shape[1:].num_elements()], name="flatten")
     for name in ("fc6", "fc7"):
-      net = add(name, _fc(net, 4096, name, weight_decay))
+      net = add(name, _fc(net, fc_units, name, weight_decay))
       if is_training and dropout_rate:
         net = tf.nn.dropout(net, rate=dropout_rate, name=f"{name}_dropout")
     logits = add("fc8", _fc(net, num_classes, "fc8", weight_decay, relu=False))

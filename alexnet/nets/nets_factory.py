@@ -12,7 +12,8 @@ def get_network_fn(name, num_classes, is_training=False, **options):
   """Returns network_fn(images, **more) -> (logits, end_points).
 
   The returned function has the network's `default_image_size`. `options`
-  (dropout_rate, normalization, weight_decay, input_standardization, scope)
+  (dropout_rate, normalization, weight_decay, input_standardization,
+  fc_units, scope)
   are bound now; more may be passed at call time.
   """
   if name not in networks_map:

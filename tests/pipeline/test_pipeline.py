@@ -18,13 +18,15 @@ import pytest
 from alexnet.graph_tools import graph_io
 from alexnet.graph_tools import transform_parser
 from alexnet.runner import model_files as lite_evaluate
+from tests import builders
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TINY = ["--tracks_per_class=2", "--frames_per_track=2", "--epochs=1",
-        "--latency_runs=2", "--test_tracks_per_class=1"]
+        "--latency_runs=2", "--test_tracks_per_class=1",
+        f"--fc_units={builders.FC_UNITS}"]
 STAGES = ("data", "convert", "tfrecords", "train", "evaluate", "export",
           "freeze", "summarize", "transform", "tflite", "compare", "report")
 

@@ -85,7 +85,7 @@ def test_resume_after_sigkill(tiny_gtsrb, tiny, tmp_path):
   args = [sys.executable, os.path.join(REPO_ROOT, "tools", "train.py"),
           f"--data_dir={tiny_gtsrb['tfrecords']}", f"--model_dir={model_dir}",
           f"--image_size={tiny.image_size}", f"--batch_size={tiny.batch_size}",
-          "--save_checkpoints_steps=2", "--seed=3", "--num_threads=2",
+          f"--fc_units={tiny.model.fc_units}", "--save_checkpoints_steps=2", "--seed=3", "--num_threads=2",
           "--augment", "--augment_color"]
   proc = subprocess.Popen(args + ["--max_steps=1000"], cwd=REPO_ROOT,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
