@@ -130,7 +130,8 @@ class ModelConfig(_Checked):
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(_Checked):
   """How a network is trained (tools/train.py's flags)."""
-  batch_size: int = _field(64, "Images per step.", low=1)
+  batch_size: int = _field(64, "Images per step (from each worker, in a "
+                           "cluster).", low=1)
   epochs: int = _field(20, "Passes over the training split.", low=1)
   max_steps: typing.Optional[int] = _field(
       None, "Total steps; overrides --epochs.", low=1)
