@@ -58,6 +58,10 @@ def _preimport():
   import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
   for module in pkgutil.walk_packages(alexnet.__path__, "alexnet."):
     importlib.import_module(module.name)
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  # Finds the devices here, once: else every child logs the CUDA probe's
+  # error line on its stderr, which a tool run on its own does not.
+  tf.config.list_physical_devices()
 
 
 def _child(case, out_path, err_path):

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from tests import builders
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -71,7 +73,8 @@ def _cases(c):
                     f"--output_graph={out('f.pb')}",
                     "--output_node_names=probabilities"], prefix),
         ("train", [f"--data_dir={data}", f"--model_dir={model_dir}",
-                   "--image_size=67", "--epochs=3", "--batch_size=9"],
+                   "--image_size=67", f"--fc_units={builders.FC_UNITS}",
+                   "--epochs=3", "--batch_size=9"],
          prefix),
     ]
   for model_file in ("tflite_garbage", "tflite_truncated"):
