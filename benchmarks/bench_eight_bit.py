@@ -5,11 +5,11 @@
 
 Makes, from the float frozen graph, the README's eight-bit graph
 (registry.eight_bit_transforms: quantize_weights, quantize_nodes; ranges
-measured on every run) and its calibrated copy (ranges logged on
+measured on every run) and its calibrated copies (ranges logged on
 --calibration_samples training images and frozen, as tools/transform.py
---calibration_data does); runs all three in TensorFlow on the whole
---split (top-1 against the labels and against the float graph's top-1);
-times each at batch 1 (median of --latency_runs runs, the graphs taking
+--calibration_data does, one per --percentiles pair); runs them all in
+TensorFlow on the whole --split (top-1 against the labels and against the
+float graph's top-1); times each at batch 1 (median of --latency_runs runs, the graphs taking
 turns run by run, at 1 and 2 threads); then hands the eight-bit graph to
 today's TFLite converter, builtin ops only and with SELECT_TF_OPS, and
 tries to run what it gives in LiteRT. Prints markdown tables.
@@ -57,18 +57,23 @@ def _graphs(args):
                                          args.image_size,
                                          args.calibration_samples,
                                          args.crop_roi)
+  log = os.path.join(args.out_dir, "ranges.log")
   start = time.perf_counter()
-  calibrated = calibration.calibrate(
-      _copy(eight_bit), INPUT, [OUTPUT], batches,
-      os.path.join(args.out_dir, "ranges.log"),
-      total=args.calibration_samples, min_percentile=args.min_percentile,
-      max_percentile=args.max_percentile)
+  calibration.log_ranges(eight_bit, INPUT, [OUTPUT], batches, log,
+                         total=args.calibration_samples)
   calibrate_s = time.perf_counter() - start
-  graphs = {"float": float_graph, "eight_bit": eight_bit,
-            "eight_bit_calibrated": calibrated}
+  graphs = {"float": float_graph, "eight_bit": eight_bit}
+  # One calibrated graph per percentile pair, all from the same log.
+  for pair in args.percentiles.split(","):
+    low, high = pair.split(":")
+    graphs[f"eight_bit_calibrated_{low}_{high}"] = registry.transform_graph(
+        _copy(eight_bit), [INPUT], [OUTPUT],
+        [("freeze_requantization_ranges", {
+            "min_max_log_file": [log], "min_percentile": [low],
+            "max_percentile": [high]})])
   for name, graph in graphs.items():
     graph_io.save_graph_def(graph, os.path.join(args.out_dir, name + ".pb"))
-  print(f"quantize: {transform_s:.1f} s; calibrate "
+  print(f"quantize: {transform_s:.1f} s; log ranges "
         f"({args.calibration_samples} images): {calibrate_s:.1f} s")
   return graphs
 
@@ -160,8 +165,9 @@ def main():
   parser.add_argument("--split", default="validation")
   parser.add_argument("--limit", type=int, default=None)
   parser.add_argument("--calibration_samples", type=int, default=100)
-  parser.add_argument("--min_percentile", type=float, default=None)
-  parser.add_argument("--max_percentile", type=float, default=None)
+  parser.add_argument("--percentiles", default="5:5",
+                      help="MIN:MAX[,MIN:MAX...] percentiles of "
+                      "freeze_requantization_ranges (5:5, its defaults)")
   # The measured ranges (RequantizationRange, and every input's QuantizeV2)
   # are of the whole batch: the eight-bit graph's results depend on it.
   parser.add_argument("--batch_size", type=int, default=64)

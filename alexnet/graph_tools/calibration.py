@@ -53,6 +53,9 @@ def log_ranges(graph_def, input_name, output_names, batches, log_path,
   """Runs the logged copy of `graph_def` (quantized, holding
   RequantizationRange ops) on each array of `batches` fed to `input_name`;
   writes their ranges to `log_path` (atomically). Returns the run count."""
+  if not output_names:
+    raise UserError("calibration runs the graph to its outputs: pass "
+                    "--outputs=NAME[,NAME...]")
   if not any(n.op == "RequantizationRange" for n in graph_def.node):
     raise UserError("the graph has no RequantizationRange op to calibrate: "
                     "run quantize_nodes (without fallback_min/fallback_max) "

@@ -51,6 +51,12 @@ def test_graph_without_requantization_range_is_one_line(golden, tmp_path):
   assert not (tmp_path / "r.log").exists()
 
 
+def test_no_outputs_is_one_line(golden, tmp_path):
+  with pytest.raises(UserError, match="pass --outputs="):
+    calibration.calibrate(golden("quantize_nodes").ours(), "x", [],
+                          _batches(2), str(tmp_path / "r.log"))
+
+
 def test_no_images_is_one_line(golden, tmp_path):
   with pytest.raises(UserError, match="no calibration images"):
     calibration.calibrate(golden("quantize_nodes").ours(), "x", ["out"],
