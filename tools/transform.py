@@ -59,6 +59,10 @@ flags.DEFINE_boolean("crop_roi", False, "Crop the calibration images to the "
                      "sign's ROI when read (models trained with --crop_roi).")
 flags.DEFINE_string("min_max_log_file", None, "Where to keep the logged "
                     "ranges (default: OUT_GRAPH.ranges.log).")
+flags.DEFINE_float("min_percentile", None, "freeze_requantization_ranges' "
+                   "min_percentile for the calibration (default: its 5).")
+flags.DEFINE_float("max_percentile", None, "freeze_requantization_ranges' "
+                   "max_percentile for the calibration (default: its 5).")
 
 
 def _names(text):
@@ -74,9 +78,10 @@ def _calibrate(graph_def, tensors):
   batches = calibration.tfrecord_batches(
       FLAGS.calibration_data, FLAGS.calibration_split, size,
       FLAGS.calibration_samples, FLAGS.crop_roi)
-  graph_def = calibration.calibrate(graph_def, inputs[0],
-                                    _names(FLAGS.outputs), batches, log_path,
-                                    tensors, total=FLAGS.calibration_samples)
+  graph_def = calibration.calibrate(
+      graph_def, inputs[0], _names(FLAGS.outputs), batches, log_path, tensors,
+      total=FLAGS.calibration_samples, min_percentile=FLAGS.min_percentile,
+      max_percentile=FLAGS.max_percentile)
   print(f"froze the ranges logged in {log_path}")
   return graph_def
 
