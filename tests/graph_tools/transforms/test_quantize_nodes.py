@@ -172,3 +172,31 @@ def test_tf_2_21_has_every_kernel_it_writes():
   assert not kernels.get_registered_kernels_for_op(
       "QuantizedConv2DTranspose").kernel
   assert "Conv2DBackpropInput" not in quantize_nodes.OPS
+
+
+@pytest.mark.slow
+def test_qat_graph_requantizes_to_its_trained_ranges(qat_graph, tiny_gtsrb,
+                                                     helpers):
+  # A frozen quantization-aware graph (alexnet/nets/quantize.py): each
+  # activation FakeQuant has Const ranges, so its Requantize takes them and
+  # replaces a measured RequantizationRange; the weights' FakeQuants (ranges
+  # computed from the weights, per channel for the convolutions) stay.
+  from alexnet.datasets import tfrecord_reader
+  from alexnet.graph_tools import graph_io
+  frozen = graph_io.load_graph_def(qat_graph)
+  size = next(n for n in frozen.node if n.name == "input").attr[
+      "shape"].shape.dim[1].size
+  out = registry.transform_graph(
+      graph_io.load_graph_def(qat_graph), ["input"], ["probabilities"],
+      registry.eight_bit_transforms(size))
+  ops = helpers.op_counts(out)
+  wide = ops["QuantizedConv2D"] + ops["QuantizedMatMul"] + ops[
+      "QuantizedBiasAdd"]
+  assert wide == 16 and 0 < ops["RequantizationRange"] < wide
+  assert ops["Requantize"] > ops["RequantizationRange"]
+  images, _ = tfrecord_reader.load_split(tiny_gtsrb["tfrecords"],
+                                         "validation", size)
+  feeds = {"input:0": images.astype(np.float32)}
+  got = helpers.run_graph(out, feeds, "probabilities:0")
+  want = helpers.run_graph(frozen, feeds, "probabilities:0")
+  assert (got.argmax(1) == want.argmax(1)).mean() >= 0.75
