@@ -192,7 +192,7 @@ def test_qat_graph_requantizes_to_its_trained_ranges(qat_graph, tiny_gtsrb,
   ops = helpers.op_counts(out)
   wide = ops["QuantizedConv2D"] + ops["QuantizedMatMul"] + ops[
       "QuantizedBiasAdd"]
-  assert wide == 16 and 0 < ops["RequantizationRange"] < wide
+  assert wide == 16 and ops["RequantizationRange"] == 8
   assert ops["Requantize"] > ops["RequantizationRange"]
   images, _ = tfrecord_reader.load_split(tiny_gtsrb["tfrecords"],
                                          "validation", size)
