@@ -12,6 +12,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from alexnet.graph_tools import graph_io
 from alexnet.nets import alexnet
+from tests import builders
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -39,7 +40,8 @@ def test_convert_sh_chain(tmp_path, helpers):
   """scripts/convert.sh: freeze -> summarize -> transform -> .tflite."""
   graph = tf.Graph()
   with graph.as_default():
-    logits, _ = alexnet.alexnet(alexnet.input_placeholder(67))
+    logits, _ = alexnet.alexnet(alexnet.input_placeholder(67),
+                                fc_units=builders.FC_UNITS)
     alexnet.inference_outputs(logits)
     saver = tf.compat.v1.train.Saver()
     with tf.compat.v1.Session() as session:
