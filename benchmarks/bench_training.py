@@ -19,11 +19,14 @@ PyTorch `torch.autocast("cpu", torch.bfloat16)`; weights stay float32.
       --rows=matmul,tfrecords,memory,keras,pytorch,matmul:bfloat16,\
 tfrecords:bfloat16,memory:bfloat16,keras:bfloat16,pytorch:bfloat16
 
-Prints a markdown table with images/s, each row's ratio to the first row of
-its precision, and its FLOP/s as a share of the matmul row of its precision
-(a step is counted as 3x the forward pass's FLOPs that tf.profiler counts:
-the gradients with respect to the inputs and to the weights each cost about
-one forward pass). Noisy machines: compare the ratios, not the absolutes.
+Prints a markdown table with images/s and images per CPU second (this
+process's, or PyTorch's, all threads), each row's ratio to the first row of
+its precision, and its FLOP/s as a share of the matmul row of its precision,
+by wall time and by CPU time (a step is counted as 3x the forward pass's
+FLOPs that tf.profiler counts: the gradients with respect to the inputs and
+to the weights each cost about one forward pass). Noisy machines: compare
+the ratios, not the absolutes; on a shared machine the CPU-time shares hold
+better, as each row is charged only the CPU it got.
 """
 
 import argparse
@@ -52,15 +55,31 @@ def _params(image_size, precision="float32"):
                 TrainConfig(precision=precision))
 
 
+class _Clock:
+  """Wall and CPU seconds (this process's, all threads) of a block."""
+
+  def __enter__(self):
+    self.start = time.perf_counter(), time.process_time()
+    return self
+
+  def __exit__(self, *exc):
+    self.wall = time.perf_counter() - self.start[0]
+    self.cpu = time.process_time() - self.start[1]
+
+  def rates(self, count):
+    """(count per second, count per CPU second)."""
+    return count / self.wall, count / self.cpu
+
+
 def _time_session(fetch, steps, warmup, config):
   with tf.compat.v1.Session(config=config) as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     for _ in range(warmup):
       sess.run(fetch)
-    start = time.perf_counter()
-    for _ in range(steps):
-      sess.run(fetch)
-    return time.perf_counter() - start
+    with _Clock() as clock:
+      for _ in range(steps):
+        sess.run(fetch)
+    return clock
 
 
 def _memory_batch(args):
@@ -105,8 +124,8 @@ def graph_images_per_s(args, from_memory, precision, variant=""):
     features, targets = tf.compat.v1.data.make_one_shot_iterator(
         dataset).get_next()
     spec = model_fn(features, targets, ModeKeys.TRAIN, params)
-    seconds = _time_session(spec.train_op, args.steps, args.warmup, config)
-  return args.steps * args.batch_size / seconds
+    clock = _time_session(spec.train_op, args.steps, args.warmup, config)
+  return clock.rates(args.steps * args.batch_size)
 
 
 def step_flops(image_size):
@@ -134,8 +153,8 @@ def matmul_flops_per_s(args, precision):
     # Reduced to a scalar so no [N, N] result is fetched each run.
     product = tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
     runs = args.matmul_runs
-    seconds = _time_session(product, runs, 2, session_config(args.threads))
-  return runs * 2 * n ** 3 / seconds
+    clock = _time_session(product, runs, 2, session_config(args.threads))
+  return clock.rates(runs * 2 * n ** 3)
 
 
 def keras_alexnet(image_size, num_classes=43,
@@ -186,9 +205,9 @@ def keras_images_per_s(args, precision):
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True))
   model.fit(dataset, epochs=1, steps_per_epoch=args.warmup, verbose=0)
-  start = time.perf_counter()
-  model.fit(dataset, epochs=1, steps_per_epoch=args.steps, verbose=0)
-  return args.steps * args.batch_size / (time.perf_counter() - start)
+  with _Clock() as clock:
+    model.fit(dataset, epochs=1, steps_per_epoch=args.steps, verbose=0)
+  return clock.rates(args.steps * args.batch_size)
 
 
 def torch_images_per_s(args, precision):
@@ -198,7 +217,8 @@ def torch_images_per_s(args, precision):
        f"--steps={args.steps}", f"--warmup={args.warmup}",
        f"--threads={args.threads}", f"--precision={precision}"],
       check=True, capture_output=True, text=True)
-  return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  return result["images_per_s"], result["images_per_cpu_s"]
 
 
 def main():
@@ -255,34 +275,38 @@ def main():
       print("pytorch row skipped: pass --torch_python", file=sys.stderr)
       continue
     name, run = measure[key]
-    value = run(precision, variant)
+    rate, cpu_rate = run(precision, variant)
     results.append((key + variant, f"{name} {precision} {variant}".strip(),
-                    precision, value))
-    print(f"{results[-1][1]}: {value:.1f} "
-          f"{'FLOP/s' if key == 'matmul' else 'images/s'}", file=sys.stderr)
-  peaks = {p: v for k, _, p, v in results if k == "matmul"}
-  firsts = {}
-  for key, _, precision, value in results:
+                    precision, rate, cpu_rate))
+    print(f"{results[-1][1]}: {rate:.1f} "
+          f"{'FLOP/s' if key == 'matmul' else 'images/s'}, {cpu_rate:.1f} "
+          "per CPU second", file=sys.stderr)
+  peaks = {p: (r, c) for k, _, p, r, c in results if k == "matmul"}
+  firsts, floats = {}, {}
+  for key, _, precision, rate, _ in results:
     if key != "matmul":
-      firsts.setdefault(precision, value)
+      firsts.setdefault(precision, rate)
+    if precision == "float32":
+      floats[key] = rate
   print(f"\nAlexNet {args.image_size}x{args.image_size}, batch "
         f"{args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
         f"{args.threads} threads; a step {flops / 1e9:.2f} GFLOP per image\n")
-  floats = {k: v for k, _, p, v in results if p == "float32"}
-  print("| row | images/s | ratio to the first row of its precision | "
-        "bfloat16 / float32 | GFLOP/s | share of the matmul peak |\n"
-        "|---|---|---|---|---|---|")
-  for key, name, precision, value in results:
-    speedup = (f"{value / floats[key]:.2f}"
+  print("| row | images/s | images per CPU s | ratio to the first row of its "
+        "precision | bfloat16 / float32 | GFLOP/s | share of the matmul "
+        "peak | the same per CPU second |\n|---|---|---|---|---|---|---|---|")
+  for key, name, precision, rate, cpu_rate in results:
+    speedup = (f"{rate / floats[key]:.2f}"
                if precision == "bfloat16" and key in floats else "-")
     if key == "matmul":
-      print(f"| {name} | - | - | {speedup} | {value / 1e9:.0f} | 1.00 |")
+      print(f"| {name} | - | - | - | {speedup} | {rate / 1e9:.0f} | 1.00 | "
+            f"1.00 ({cpu_rate / 1e9:.0f} GFLOP per CPU s) |")
       continue
-    achieved = value * flops
-    share = (f"{achieved / peaks[precision]:.2f}" if precision in peaks
-             else "-")
-    print(f"| {name} | {value:.1f} | {value / firsts[precision]:.2f} | "
-          f"{speedup} | {achieved / 1e9:.0f} | {share} |")
+    peak = peaks.get(precision)
+    shares = ((f"{rate * flops / peak[0]:.2f}",
+               f"{cpu_rate * flops / peak[1]:.2f}") if peak else ("-", "-"))
+    print(f"| {name} | {rate:.1f} | {cpu_rate:.1f} | "
+          f"{rate / firsts[precision]:.2f} | {speedup} | "
+          f"{rate * flops / 1e9:.0f} | {shares[0]} | {shares[1]} |")
 
 
 if __name__ == "__main__":
