@@ -13,20 +13,23 @@ CPUINFO = "/proc/cpuinfo"
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def session_config(num_threads=0, precision="float32"):
-  """Session options: `num_threads` op threads (0: all cores); ops without a
-  kernel on the chosen device fall back to another (soft placement); GPU
-  memory grows as needed instead of being taken whole. With `precision`
-  "bfloat16", grappler's oneDNN auto-mixed-precision rewrite runs the
-  graph's math in bfloat16 at each run: the graph, its variables and so its
-  checkpoints stay float32 (check_precision first)."""
+def session_config(num_threads=0, precision="float32", inter_op_threads=None):
+  """Session options: `num_threads` op threads (0: all cores), as many
+  inter-op threads unless `inter_op_threads` says; ops without a kernel on
+  the chosen device fall back to another (soft placement); GPU memory grows
+  as needed instead of being taken whole. With `precision` "bfloat16",
+  grappler's oneDNN auto-mixed-precision rewrite runs the graph's math in
+  bfloat16 at each run: the graph, its variables and so its checkpoints
+  stay float32 (check_precision first)."""
   config = tf.compat.v1.ConfigProto(
       intra_op_parallelism_threads=num_threads,
-      inter_op_parallelism_threads=num_threads,
+      inter_op_parallelism_threads=(num_threads if inter_op_threads is None
+                                    else inter_op_threads),
       allow_soft_placement=True)
   config.gpu_options.allow_growth = True
   if precision == "bfloat16":
-    config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+    rewrites = config.graph_options.rewrite_options
+    rewrites.auto_mixed_precision_onednn_bfloat16 = (
         rewriter_config_pb2.RewriterConfig.ON)
   return config
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
 from tensorflow.python.util import _pywrap_util_port as port
 
 from alexnet.core import session
@@ -165,3 +166,17 @@ def test_bfloat16_model_freezes_float32_and_converts(bfloat16_model,
   assert lite["agreement"] == 1.0
   np.testing.assert_allclose(lite["probabilities"], graph["probabilities"],
                              atol=1e-4)
+
+
+def test_session_options_carry_threads_and_precision():
+  plain = session.session_config(2)
+  assert (plain.intra_op_parallelism_threads,
+          plain.inter_op_parallelism_threads) == (2, 2)
+  assert (plain.graph_options.rewrite_options
+          .auto_mixed_precision_onednn_bfloat16) == (
+              rewriter_config_pb2.RewriterConfig.DEFAULT)
+  mixed = session.session_config(2, "bfloat16", inter_op_threads=1)
+  assert mixed.inter_op_parallelism_threads == 1
+  assert (mixed.graph_options.rewrite_options
+          .auto_mixed_precision_onednn_bfloat16) == (
+              rewriter_config_pb2.RewriterConfig.ON)
