@@ -246,12 +246,13 @@ def worker_shards(files, index, count):
 
 
 def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None,
-                    crop_roi=False):
+                    crop_roi=False, with_tracks=False):
   """Yields numpy (images float32 [B,S,S,3], labels int64 [B]) of a split,
-  read for evaluation, until `limit` images; the last batch may be smaller."""
+  read for evaluation, until `limit` images; the last batch may be smaller.
+  with_tracks: also the track ids int64 [B] (tfrecord_writer.track_id)."""
   with tf.Graph().as_default():
     dataset = make_dataset(data_dir, split, image_size, batch_size=batch_size,
-                           crop_roi=crop_roi)
+                           crop_roi=crop_roi, with_tracks=with_tracks)
     if limit is not None:
       dataset = dataset.unbatch().take(limit).batch(batch_size)
     next_batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
@@ -265,14 +266,19 @@ def iterate_batches(data_dir, split, image_size, batch_size=1, limit=None,
         yield batch
 
 
-def load_split(data_dir, split, image_size, limit=None, crop_roi=False):
-  """All (images, labels) of a split as two arrays, with a progress bar."""
-  images, labels = [], []
-  for x, y in tqdm(iterate_batches(data_dir, split, image_size, batch_size=64,
-                                   limit=limit, crop_roi=crop_roi),
-                   desc=f"read {split}", unit="batch"):
-    images.append(x)
-    labels.append(y)
-  if not images:
+def load_split(data_dir, split, image_size, limit=None, crop_roi=False,
+               with_tracks=False):
+  """All (images, labels) of a split as arrays, with a progress bar;
+  with_tracks: (images, labels, track ids)."""
+  columns = None
+  for batch in tqdm(iterate_batches(data_dir, split, image_size,
+                                    batch_size=64, limit=limit,
+                                    crop_roi=crop_roi,
+                                    with_tracks=with_tracks),
+                    desc=f"read {split}", unit="batch"):
+    columns = [[] for _ in batch] if columns is None else columns
+    for column, part in zip(columns, batch):
+      column.append(part)
+  if columns is None:
     raise UserError(f"{data_dir} split {split!r} holds no images")
-  return np.concatenate(images), np.concatenate(labels)
+  return tuple(np.concatenate(column) for column in columns)

@@ -21,8 +21,9 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
   Args:
     checkpoint_path: the checkpoint to restore.
     model: the ModelConfig (model_config.json), with its class names.
-    input_fn: builds (images, labels) tensors in the current graph; they
-      must end (OutOfRange) after one pass.
+    input_fn: builds (images, labels) tensors in the current graph, or
+      (images, labels, track ids) for top-1's interval by track; they must
+      end (OutOfRange) after one pass.
     num_examples: for the progress bar's total, if known.
     desc: progress bar label.
     summary_dir: if given, the streaming metrics and the report's top-5 are
@@ -32,13 +33,14 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
   Returns:
     metrics.classification_report(...) plus "checkpoint" and "step".
   """
-  probabilities, labels = [], []
+  probabilities, labels, tracks = [], [], []
   with tf.Graph().as_default():
-    images, label_tensor = input_fn()
+    images, label_tensor, *track_tensor = input_fn()
     spec = model_fn(images, label_tensor, ModeKeys.EVAL, Params(model))
     values = {k: v for k, (v, _) in spec.eval_metric_ops.items()}
     updates = [u for _, u in spec.eval_metric_ops.values()]
-    fetches = [spec.predictions["probabilities"], label_tensor, updates]
+    fetches = [spec.predictions["probabilities"], label_tensor, updates,
+               track_tensor]
     with tf.compat.v1.Session(config=session_config) as sess:
       sess.run(tf.compat.v1.local_variables_initializer())
       checkpoints.restore(sess, checkpoint_path)
@@ -46,18 +48,19 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
                 dynamic_ncols=True, leave=False) as bar:
         while True:
           try:
-            p, y, _ = sess.run(fetches)
+            p, y, _, track = sess.run(fetches)
           except tf.errors.OutOfRangeError:
             break
           probabilities.append(p)
           labels.append(y)
+          tracks.extend(track)
           bar.update(len(y))
       streaming = sess.run(values)
   if not labels:
     raise UserError(f"{desc}: the evaluation set holds no images")
   report = metrics.classification_report(
       np.concatenate(labels), np.concatenate(probabilities),
-      model.class_names)
+      model.class_names, np.concatenate(tracks) if tracks else None)
   step = checkpoints.global_step(checkpoint_path)
   report.update(checkpoint=checkpoint_path, step=step)
   if summary_dir:

@@ -60,7 +60,7 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
   else:
     manifest = tfrecord_reader.check_split(data_dir, split, model.num_classes)
     input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
-                                             batch_size)
+                                             batch_size, with_tracks=True)
     count, name = tfrecord_reader.split_count(manifest, split), split
   with tfrecord_reader.reading(data_dir, split) if data_dir and not test_dir \
       else contextlib.nullcontext():

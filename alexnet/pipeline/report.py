@@ -47,7 +47,7 @@ def plot_sample_predictions(graph_path, data_dir, split, path, count=24,
   """A grid of `count` images with true and predicted sign names."""
   runner = model_files.FrozenGraphRunner(graph_path)
   size = runner.image_size(graph_path)
-  images, labels, names = load_images(data_dir, split, size,
+  images, labels, names, _ = load_images(data_dir, split, size,
                                       runner.num_classes, limit=count,
                                       crop_roi=crop_roi)
   predicted = runner.predict(images).argmax(axis=1)

@@ -36,19 +36,20 @@ def _test_folder(test_dir, image_size, limit, crop_roi):
 
 def load_images(data_dir, split, image_size, num_classes, limit=None,
                 test_dir=None, crop_roi=False):
-  """(images float32 [N,S,S,3] raw RGB, labels [N], class names) of a
-  TFRecord split, or of `test_dir` when given; `crop_roi` crops each image to
-  its sign's ROI first (for models trained on crops)."""
+  """(images float32 [N,S,S,3] raw RGB, labels [N], class names, track ids
+  [N] or None) of a TFRecord split, or of `test_dir` when given (its images
+  name no track: None); `crop_roi` crops each image to its sign's ROI first
+  (for models trained on crops)."""
   if test_dir:
     images, labels = _test_folder(test_dir, image_size, limit, crop_roi)
     if labels.max() >= num_classes:
       raise UserError(f"{test_dir} has class ids up to {labels.max()} but the "
                       f"model outputs {num_classes}")
-    return images, labels, signnames.class_names(num_classes)
+    return images, labels, signnames.class_names(num_classes), None
   if not data_dir:
     raise UserError("pass --data_dir=TFRECORDS (with --split) or "
                     "--test_dir=.../Final_Test/Images")
   manifest = tfrecord_reader.check_split(data_dir, split, num_classes)
-  images, labels = tfrecord_reader.load_split(data_dir, split, image_size,
-                                              limit, crop_roi=crop_roi)
-  return images, labels, tfrecord_reader.class_names(manifest)
+  images, labels, tracks = tfrecord_reader.load_split(
+      data_dir, split, image_size, limit, crop_roi=crop_roi, with_tracks=True)
+  return images, labels, tfrecord_reader.class_names(manifest), tracks

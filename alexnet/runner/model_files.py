@@ -27,7 +27,7 @@ def file_sizes(path):
   return len(content), len(gzip.compress(content, compresslevel=6))
 
 
-def _result(path, kind, labels, probabilities, class_names,
+def _result(path, kind, labels, tracks, probabilities, class_names,
             reference_probabilities, latency):
   size, gzip_size = file_sizes(path)
   agreement = None
@@ -37,7 +37,7 @@ def _result(path, kind, labels, probabilities, class_names,
       "path": path, "kind": kind, "size_bytes": size,
       "gzip_bytes": gzip_size,
       "report": metrics.classification_report(labels, probabilities,
-                                              class_names),
+                                              class_names, tracks),
       "agreement": agreement, "latency": latency,
       "labels": labels, "probabilities": probabilities,
   }
@@ -67,15 +67,15 @@ def evaluate_tflite(model_path, data_dir, split, reference_probabilities=None,
                     f"--image_size={model_size} or the matching model")
   image_size = model_size
   num_classes = int(interpreter.get_output_details()[0]["shape"][-1])
-  images, labels, class_names = load_images(
+  images, labels, class_names, tracks = load_images(
       data_dir, split, image_size, num_classes, limit, test_dir, crop_roi)
   probabilities = lite_interpreter.predict(
       interpreter, tqdm(images, desc=os.path.basename(model_path), unit="img"))
   latency = {n: lite_interpreter.measure_latency(content, images[0], n,
                                                  latency_runs)
              for n in threads if latency_runs}
-  result = _result(model_path, "tflite", labels, probabilities, class_names,
-                   reference_probabilities, latency)
+  result = _result(model_path, "tflite", labels, tracks, probabilities,
+                   class_names, reference_probabilities, latency)
   ops = flatbuffer.list_ops(content)
   result.update(lite_interpreter.io_quantization(interpreter),
                 ops=flatbuffer.summarize_ops(ops),
@@ -130,7 +130,7 @@ def evaluate_frozen_graph(graph_path, data_dir, split,
              for n in thread_counts]
   try:
     image_size = runners[0].image_size(graph_path)
-    images, labels, class_names = load_images(
+    images, labels, class_names, tracks = load_images(
         data_dir, split, image_size, runners[0].num_classes, limit, test_dir,
         crop_roi)
     probabilities = runners[0].predict(images)
@@ -142,5 +142,5 @@ def evaluate_frozen_graph(graph_path, data_dir, split,
   finally:
     for runner in runners:
       runner.close()
-  return _result(graph_path, "frozen graph", labels, probabilities,
+  return _result(graph_path, "frozen graph", labels, tracks, probabilities,
                  class_names, reference_probabilities, latency)

@@ -95,3 +95,73 @@ def test_top1_agreement():
   b[3] = b[3][::-1]  # Now predicts class 5 for the last example.
   assert metrics.top1_agreement(a, a) == 1.0
   assert metrics.top1_agreement(a, b) == pytest.approx(3 / 4)
+
+
+def _wilson(p, n, z=1.96):
+  centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+  half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+  return centre - half, centre + half
+
+
+def test_top1_interval_of_independent_images_is_wilsons():
+  correct = np.arange(1000) % 50 != 0  # 98%
+  low, high = metrics.top1_interval(correct)
+  # The cluster-robust variance of 1000 one-image tracks: n - 1 draws.
+  assert (low, high) == pytest.approx(_wilson(0.98, 999), abs=1e-9)
+
+
+def test_top1_interval_widens_when_the_errors_share_tracks():
+  tracks = np.repeat(np.arange(100), 30)
+  spread = np.ones(3000, bool)
+  spread[::50] = False            # 60 errors, one in every other track
+  clustered = np.ones(3000, bool)
+  clustered[:60] = False          # the same 60 errors in two tracks
+  assert spread.mean() == clustered.mean()
+  spread_low, spread_high = metrics.top1_interval(spread, tracks)
+  low, high = metrics.top1_interval(clustered, tracks)
+  assert high - low > 3 * (spread_high - spread_low)
+  assert low < 0.98 < high
+
+
+def test_top1_interval_without_errors_counts_each_track_once():
+  low, high = metrics.top1_interval(np.ones(600, bool),
+                                    np.repeat(np.arange(20), 30))
+  assert high == 1.0
+  assert low == pytest.approx(20 / (20 + 1.96 ** 2))
+
+
+def test_top1_interval_covers_the_truth_by_track_and_not_by_image():
+  """Tracks of 30 frames whose accuracy varies from track to track, as
+  GTSRB's do: the interval by track holds the accuracy on new tracks (what
+  a test set measures) about 95% of the time; one that takes the images as
+  independent, far less often."""
+  rng = np.random.RandomState(0)
+  tracks = np.repeat(np.arange(200), 30)
+  by_track = by_image = 0
+  runs = 300
+  # Nine tracks in ten are read right nearly always, one in ten often wrong.
+  truth = 0.9 * 0.995 + 0.1 * 0.6
+  for _ in range(runs):
+    track_accuracy = np.where(rng.rand(200) < 0.1, rng.uniform(0.3, 0.9, 200),
+                              0.995)
+    correct = rng.rand(6000) < track_accuracy[tracks]
+    low, high = metrics.top1_interval(correct, tracks)
+    by_track += low <= truth <= high
+    low, high = metrics.top1_interval(correct)
+    by_image += low <= truth <= high
+  assert 0.90 <= by_track / runs <= 0.99
+  assert by_image / runs < 0.8
+
+
+def test_report_gives_the_interval_and_its_tracks():
+  labels = np.array([0, 0, 1, 1, 1, 0])
+  probabilities = np.eye(2)[[0, 1, 1, 1, 1, 0]]
+  report = metrics.classification_report(labels, probabilities, ["a", "b"],
+                                         tracks=[5, 5, 7, 7, -1, -1])
+  assert report["tracks"] == 4
+  low, high = report["top1_interval"]
+  assert low < report["top1"] < high
+  assert "95% interval" in metrics.format_report(report)
+  assert "4 tracks of 6 images" in metrics.format_report(report)
+  with pytest.raises(ValueError, match="2 track ids for 6 labels"):
+    metrics.classification_report(labels, probabilities, ["a", "b"], [1, 2])
