@@ -36,19 +36,26 @@ import numpy as np
 _EPSILON = 1e-12
 
 
+def track_groups(tracks, count):
+  """Group index [N] (0..G-1) of each of `count` images by track id
+  (`tracks` [N]; None or -1: an image of its own)."""
+  if tracks is None:
+    tracks = np.full(count, -1)
+  tracks = np.array(tracks, dtype=np.int64)
+  if tracks.size != count:
+    raise ValueError(f"{tracks.size} track ids for {count} labels")
+  # Images without a track get ids of their own, past every real one.
+  own = tracks < 0
+  tracks[own] = tracks.max(initial=0) + 1 + np.arange(own.sum())
+  return np.unique(tracks, return_inverse=True)[1]
+
+
 def top1_interval(correct, tracks=None, z=1.96):
   """(low, high): the interval of the mean of `correct` (bools [N]) with
   images of one track (`tracks`, ids [N]; None or -1: an image of its own)
   drawn together; see the module docstring. z=1.96: 95%."""
   correct = np.asarray(correct, dtype=np.float64)
-  if tracks is None:
-    tracks = np.full(correct.size, -1)
-  tracks = np.asarray(tracks, dtype=np.int64)
-  # Images without a track get ids of their own, past every real one.
-  own = tracks < 0
-  tracks = tracks.copy()
-  tracks[own] = tracks.max(initial=0) + 1 + np.arange(own.sum())
-  _, group = np.unique(tracks, return_inverse=True)
+  group = track_groups(tracks, correct.size)
   sizes = np.bincount(group).astype(np.float64)
   hits = np.bincount(group, weights=correct)
   n, groups = correct.size, sizes.size
@@ -101,16 +108,13 @@ def classification_report(labels, probabilities, class_names, tracks=None):
     per_class.append({"id": i, "name": name, "count": count,
                       "correct": correct,
                       "accuracy": correct / count if count else None})
-  if tracks is not None and len(tracks) != labels.size:
-    raise ValueError(f"{len(tracks)} track ids for {labels.size} labels")
   correct = predicted == labels
-  known = np.asarray(tracks) if tracks is not None else np.full(labels.size,
-                                                                -1)
+  groups = track_groups(tracks, labels.size)
   return {
       "count": int(labels.size),
       "top1": float(correct.mean()),
-      "top1_interval": list(top1_interval(correct, known)),
-      "tracks": int(len(np.unique(known[known >= 0])) + (known < 0).sum()),
+      "top1_interval": list(top1_interval(correct, groups)),
+      "tracks": int(groups.max()) + 1,
       "top5": float((rank < 5).mean()),
       "loss": float(-np.log(np.maximum(label_prob, _EPSILON)).mean()),
       "per_class": per_class,

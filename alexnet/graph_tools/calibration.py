@@ -12,7 +12,6 @@ import contextlib
 import os
 import sys
 
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -119,4 +118,4 @@ def tfrecord_batches(data_dir, split, image_size, samples, crop_roi=False):
   for images, _ in tfrecord_reader.iterate_batches(
       data_dir, split, image_size, batch_size=1, limit=samples,
       crop_roi=crop_roi):
-    yield images.astype(np.float32)
+    yield images

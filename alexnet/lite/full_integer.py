@@ -16,7 +16,6 @@ by layer).
 
 import io
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.python import util as tflite_util
@@ -41,7 +40,7 @@ def representative_images(data_dir, split, image_size, samples,
                                               crop_roi=crop_roi)
     for images, _ in tqdm(batches, total=samples, desc="calibrating",
                           unit="img"):
-      yield [images.astype(np.float32)]
+      yield [images]
 
   return generate
 
