@@ -1,21 +1,27 @@
 """model_dir/train_log.jsonl: one JSON line per training step and per epoch.
 
-  {"type": "batch", "step", "epoch", "loss", "cross_entropy", "accuracy",
-   "learning_rate"}
-  {"type": "epoch", "step", "epoch", "train_loss", "train_cross_entropy",
-   "train_accuracy", "val_loss", "val_top1", "val_top5", "images_per_sec",
-   "best"}
+  {"type": "batch", "time", "step", "epoch", "loss", "cross_entropy",
+   "accuracy", "learning_rate"}
+  {"type": "epoch", "time", "step", "epoch", "train_loss",
+   "train_cross_entropy", "train_accuracy", "val_loss", "val_top1",
+   "val_top5", "images_per_sec", "best"}
+
+`time` is when the row was written (Unix seconds): the epoch rows' times
+give the wall time to an accuracy (benchmarks/time_to_accuracy.py).
 
 `loss` includes the weight-decay term; `cross_entropy` and `val_loss` do not,
 so those two compare training with validation.
 `step` is the global step after the batch (the epoch's last step for an epoch
 line); epochs count from 1. Lines are flushed as written, so after a crash the
 log runs a little past the last checkpoint; `truncate` drops those lines when
-training resumes from that checkpoint, so each step appears once.
+training resumes from that checkpoint, so each step appears once. In a
+cluster the chief logs the steps it ran a batch of: after it restarts, a step
+aggregated from the other workers' gradients alone has no line.
 """
 
 import json
 import os
+import time
 
 from alexnet.core.atomic_files import atomic_write
 
@@ -75,7 +81,8 @@ class Writer:
     self._file = open(self.path, "a")
 
   def write(self, row_type, **fields):
-    self._file.write(json.dumps({"type": row_type, **fields}) + "\n")
+    self._file.write(json.dumps({"type": row_type,
+                                 "time": round(time.time(), 3), **fields}) + "\n")
     self._file.flush()
 
   def close(self):

@@ -1,5 +1,6 @@
 """The train log (append, torn lines, truncation) and the curves drawn from it."""
 
+import json
 import os
 
 import pytest
@@ -35,10 +36,13 @@ def test_log_truncate_and_torn_line(tmp_path):
   batches, epochs = train_log.read(path)
   assert [r["step"] for r in batches] == list(range(1, 41))
   assert [r["step"] for r in epochs] == [20, 40]
-  # The epoch line follows its last batch line.
+  # The epoch line follows its last batch line; each row says when it was
+  # written.
   with open(path) as f:
-    lines = f.read().splitlines()
-  assert '"epoch", "step": 20' in lines[20]
+    rows = [json.loads(line) for line in f]
+  assert (rows[20]["type"], rows[20]["step"]) == ("epoch", 20)
+  times = [r["time"] for r in rows]
+  assert times == sorted(times) and times[0] > 1.7e9
 
 
 def test_training_curves(tmp_path):
