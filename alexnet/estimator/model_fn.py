@@ -146,6 +146,10 @@ def model_fn(features, labels, mode, params):
       weight_decay=train.weight_decay,
       input_standardization=model.input_standardization,
       fc_units=model.fc_units)
+  if is_training:
+    # Made before the network's variables are counted: the fake-quant
+    # rewrite reads it, and it is no network variable (never averaged).
+    tf.compat.v1.train.get_or_create_global_step()
   # The network's variables are the global ones it adds (in creation order).
   first_variable = len(tf.compat.v1.global_variables())
   logits, _ = network_fn(features)

@@ -20,7 +20,8 @@ FAKE_QUANT = "FakeQuantWithMinMaxVars"
 PER_CHANNEL = "FakeQuantWithMinMaxVarsPerChannel"
 
 
-def _graph(mode, normalization="lrn", quantize_delay=0):
+def _graph(mode, normalization="lrn", quantize_delay=0,
+           moving_average_decay=None):
   """model_fn's graph of a fake-quantized AlexNet-67 with 3 classes."""
   model = ModelConfig(image_size=MIN_IMAGE_SIZE, num_classes=3,
                       normalization=normalization, fake_quant=True)
@@ -31,7 +32,8 @@ def _graph(mode, normalization="lrn", quantize_delay=0):
     labels = tf.constant([0, 1], tf.int64)
     spec = model_fn(images, None if mode == ModeKeys.PREDICT else labels,
                     mode, Params(model, TrainConfig(
-                        quantize_delay=quantize_delay)))
+                        quantize_delay=quantize_delay,
+                        moving_average_decay=moving_average_decay)))
   return graph, spec
 
 
@@ -100,6 +102,16 @@ def test_quantize_delay_selects_the_float_network_first():
              and re.search(r"^alexnet/\w+/delay(_\d+)?$", op.name)]
   # Each folded batch norm, the other 6 layers' weights, 9 activations.
   assert len(selects) == 2 + 6 + 9
+
+
+def test_moving_averages_cover_weights_and_ranges_not_the_step():
+  # The gtsrb-99 recipe (moving averages) fine-tuned quantization-aware.
+  graph, _ = _graph(ModeKeys.TRAIN, "batch_norm", moving_average_decay=0.999)
+  suffix = "/ExponentialMovingAverage"
+  averaged = {v.op.name[:-len(suffix)] for v in graph.get_collection(
+      tf.compat.v1.GraphKeys.GLOBAL_VARIABLES) if v.op.name.endswith(suffix)}
+  assert "alexnet/fc8/weights" in averaged and "global_step" not in averaged
+  assert any(quantize.is_range_variable(name) for name in averaged)
 
 
 def _ranges(checkpoint):
