@@ -1,5 +1,6 @@
 """The training loop's own hook: progress, the training log, epoch ends."""
 
+import math
 import time
 
 import tensorflow as tf
@@ -76,7 +77,12 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
         return
       seconds = time.time() - self._epoch_start
       images = (self._step - self._epoch_first_step) * self._batch_size
-      self._on_epoch_end(run_context.session, int(self._step),
+      # The epoch that ended: in a cluster a step aggregated without this
+      # task's batch (after a chief restart) can skip the boundary step.
+      ended = (math.ceil(self._step / self._steps_per_epoch)
+               if self._step >= self._max_steps
+               else self._step // self._steps_per_epoch)
+      self._on_epoch_end(run_context.session, int(self._step), ended,
                          images / max(seconds, 1e-9))
       if self._step < self._max_steps:
         self._open_bar()

@@ -239,8 +239,9 @@ class _Trainer:
                     os.path.join(self.model_dir, checkpoints.PREFIX),
                     global_step=tf.compat.v1.train.get_global_step())
 
-  def end_epoch(self, session, step, images_per_sec=None):
-    """Saves (given the session), validates, keeps the best, logs the epoch.
+  def end_epoch(self, session, step, epoch, images_per_sec=None):
+    """Saves (given the session), validates, keeps the best, logs `epoch`,
+    which ended at `step`.
 
     Without a session it validates the checkpoint already saved at `step`.
     """
@@ -248,7 +249,6 @@ class _Trainer:
       self.saver.save(session, os.path.join(self.model_dir, checkpoints.PREFIX),
                       global_step=step)
     checkpoint_path = checkpoints.latest(self.model_dir)
-    epoch = math.ceil(step / self.steps_per_epoch)
     batches, _ = train_log.read(self.log.path)
     rows = [r for r in batches if r["epoch"] == epoch]
     row = {
@@ -431,7 +431,8 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
       if start_step and (start_step % steps_per_epoch == 0 or
                          start_step >= max_steps) and not any(
                              r["step"] == start_step for r in epochs_logged):
-        trainer.end_epoch(None, start_step)
+        trainer.end_epoch(None, start_step,
+                          math.ceil(start_step / steps_per_epoch))
       if start_step < max_steps:
         trainer.train(start_step)
     if cluster:
