@@ -223,15 +223,16 @@ def _gaussian_rows(n, sigma):
 def random_blur(image, seed=None):
   """Gaussian blur of random sigma, up to MAX_BLUR_SIGMA of the image's
   height (vertically) and width (horizontally): the same blur on the sign
-  whatever the source's size. As two matrix products, which take any
-  size and sigma without padding."""
+  whatever the source's size. As two matrix products, which take any size
+  and sigma without padding; kept within 0..255."""
   shape = tf.shape(image)
   sigma = tf.random.uniform([], 0.0, MAX_BLUR_SIGMA, seed=_op_seed(seed, 11))
   height, width = (tf.cast(shape[i], tf.float32) for i in (0, 1))
   image = tf.einsum("ij,jwc->iwc", _gaussian_rows(shape[0], sigma * height),
                     image)
-  return tf.einsum("kw,iwc->ikc", _gaussian_rows(shape[1], sigma * width),
-                   image)
+  image = tf.einsum("kw,iwc->ikc", _gaussian_rows(shape[1], sigma * width),
+                    image)
+  return tf.clip_by_value(image, 0.0, 255.0)  # Rounding's last bits.
 
 
 def random_resample(image, seed=None):
@@ -242,8 +243,9 @@ def random_resample(image, seed=None):
   side = tf.cast(tf.shape(image)[:2], tf.float32)
   size = tf.maximum(tf.cast(tf.round(side * factor), tf.int32),
                     MIN_RESAMPLE_SIDE)
-  return tf.image.resize(image, size, method=tf.image.ResizeMethod.BILINEAR,
-                         antialias=True)
+  image = tf.image.resize(image, size, method=tf.image.ResizeMethod.BILINEAR,
+                          antialias=True)
+  return tf.clip_by_value(image, 0.0, 255.0)  # Rounding's last bits.
 
 
 def random_occlusion(image, seed=None):
