@@ -173,6 +173,7 @@ def model_fn(features, labels, mode, params):
   per_example = _cross_entropy(labels, logits, num_classes,
                                train.label_smoothing if is_training else 0.0)
   if is_training and params.class_weights is not None:
+    # The logged cross-entropy is then the weighted one, which is minimized.
     per_example *= tf.gather(
         tf.constant(params.class_weights, tf.float32), labels)
   cross_entropy = tf.reduce_mean(per_example)
