@@ -73,7 +73,8 @@ LOOKS = {"colors": _colored, "patterns": _patterned, "smooth": _smooth}
 class TinySet:
   """A tiny dataset in the GTSRB layouts, and how a model is trained on it.
 
-  The i-th of `classes` is drawn as class i of `look`. `test_labels` are
+  The i-th of `classes` is drawn as class i of `look`, with `tracks`
+  tracks (or the i-th of `class_tracks`, if given). `test_labels` are
   the Final_Test images' classes, in order (none: no test layout). Image
   sides are drawn from `sizes`, both ends included.
   """
@@ -81,6 +82,7 @@ class TinySet:
   classes: typing.Tuple[int, ...]
   tracks: int
   frames: int
+  class_tracks: typing.Tuple[int, ...] = ()
   test_labels: typing.Tuple[int, ...] = ()
   sizes: typing.Tuple[int, int] = (30, 50)
   validation_fraction: float = 0.25
@@ -100,6 +102,11 @@ class TinySet:
 
   def replace(self, **changes):
     return dataclasses.replace(self, **changes)
+
+  def tracks_of(self, class_id):
+    if self.class_tracks:
+      return self.class_tracks[self.classes.index(class_id)]
+    return self.tracks
 
 
 # Three plain colours, 4 tracks of 3 frames (27 train, 9 validation images)
@@ -125,6 +132,16 @@ PATTERNS = TinySet(
 # for the dataset tests, which compare pixels through each conversion.
 SMOOTH = TinySet(look="smooth", classes=(0, 14, 42), tracks=3, frames=2,
                  test_labels=(0, 14, 42, 14), sizes=(16, 16))
+
+
+# Three colours of 8, 2 and 2 tracks of 3 frames: 18, 3 and 3 training
+# images (a quarter of each class's tracks, at least one, validate), for
+# the class-balance tests.
+IMBALANCED = TinySet(
+    look="colors", classes=(0, 1, 2), tracks=0, frames=3,
+    class_tracks=(8, 2, 2), sizes=(16, 20),
+    train=TrainConfig(batch_size=8, epochs=1, seed=1, learning_rate=1e-4,
+                      num_threads=2))
 
 
 def roi(width, height):
@@ -155,7 +172,7 @@ def write_training_layout(root, tiny_set):
     folder = os.path.join(images_dir, f"{class_id:05d}")
     os.makedirs(folder)
     rows = []
-    for track in range(tiny_set.tracks):
+    for track in range(tiny_set.tracks_of(class_id)):
       for frame in range(tiny_set.frames):
         name = f"{track:05d}_{frame:05d}.ppm"
         rng = np.random.RandomState([tiny_set.seed, class_id, track, frame])

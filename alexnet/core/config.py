@@ -22,6 +22,7 @@ INPUT_STANDARDIZATIONS = ("per_image", "fixed", "equalize")
 LR_SCHEDULES = ("constant", "cosine", "step")
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 PRECISIONS = ("float32", "bfloat16")
+CLASS_BALANCES = ("none", "sampling", "loss")
 MIN_IMAGE_SIZE = 67  # AlexNet's smallest input for which pool5 is still 1x1
 
 
@@ -158,6 +159,26 @@ class TrainConfig(_Checked):
                          "and contrast.")
   augment_color: bool = _field(False, "With --augment, also random gamma and "
                                "saturation.")
+  # Issue 28's augmentations, each on its own or with --augment (training
+  # only; alexnet.datasets.preprocessing has their ranges).
+  augment_illumination: bool = _field(
+      False, "Random uneven illumination (a brightness gradient across the "
+      "image) and colour cast.")
+  augment_blur: bool = _field(False, "Random Gaussian blur.")
+  augment_resample: bool = _field(
+      False, "Down-sampling to a random smaller size before the resize to "
+      "--image_size (the few pixels of a distant sign).")
+  augment_perspective: bool = _field(
+      False, "Random projective warp (each corner moved), in the resize's "
+      "sampling pass.")
+  augment_occlusion: bool = _field(
+      False, "Random erasing: a rectangle of one random colour on some "
+      "images.")
+  class_balance: str = _field(
+      "none", "Rare classes: sampling draws training images with equal "
+      "probability for every class (an epoch keeps its image count); loss "
+      "weights the cross-entropy by inverse class frequency (mean 1 over the "
+      "training images).", CLASS_BALANCES)
   seed: typing.Optional[int] = _field(None, "Seed for repeatable runs.",
                                       low=0)
   save_checkpoints_secs: int = _field(600, "Checkpoint interval.", low=1)

@@ -18,15 +18,18 @@ from alexnet.datasets import tfrecord_reader
 
 def input_fn(data_dir, split, model, batch_size, is_training=False,
              augment=False, augment_color=False, num_epochs=1, seed=None,
-             shard=None, with_tracks=False):
+             shard=None, with_tracks=False, augment_extra=(),
+             balance_classes=False):
   """(images, labels) tensors of one TFRecord split, for a ModelConfig;
   `shard` (index, count): a cluster worker's part of it; with_tracks:
-  (images, labels, track ids) (tfrecord_reader.make_dataset)."""
+  (images, labels, track ids); augment_extra, balance_classes: as
+  tfrecord_reader.make_dataset's."""
   dataset = tfrecord_reader.make_dataset(
       data_dir, split, model.image_size, batch_size,
       is_training=is_training, augment=augment, augment_color=augment_color,
       crop_roi=model.crop_roi, num_epochs=num_epochs, seed=seed,
-      drop_remainder=is_training, shard=shard, with_tracks=with_tracks)
+      drop_remainder=is_training, shard=shard, with_tracks=with_tracks,
+      augment_extra=augment_extra, balance_classes=balance_classes)
   return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
 
 

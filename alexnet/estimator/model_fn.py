@@ -24,11 +24,13 @@ quantize_delay in TRAIN mode).
 
 `params` is a `Params`: the network's ModelConfig, the TrainConfig (its
 optimization fields are read in TRAIN mode) and the run's step counts
-(`Schedule`), which the trainer derives from the dataset.
+(`Schedule`) and class weights (TRAIN's cross-entropy, with class_balance
+"loss"), which the trainer derives from the dataset.
 """
 
 import collections
 import dataclasses
+import typing
 
 import tensorflow as tf
 
@@ -75,6 +77,9 @@ class Params:
   schedule: Schedule = Schedule()
   sync_replicas: int = 0  # 0: one process, no SyncReplicasOptimizer
   is_chief: bool = True
+  # TrainConfig.class_balance "loss": each class's weight on the training
+  # cross-entropy (tfrecord_reader.class_weights); None: unweighted.
+  class_weights: typing.Optional[typing.Tuple[float, ...]] = None
 
 
 def learning_rate_fn(global_step, train, schedule):
@@ -165,9 +170,13 @@ def model_fn(features, labels, mode, params):
     return EstimatorSpec(mode, predictions, None, None, None)
 
   num_classes = model.num_classes
-  cross_entropy = tf.reduce_mean(
-      _cross_entropy(labels, logits, num_classes,
-                     train.label_smoothing if is_training else 0.0))
+  per_example = _cross_entropy(labels, logits, num_classes,
+                               train.label_smoothing if is_training else 0.0)
+  if is_training and params.class_weights is not None:
+    # The logged cross-entropy is then the weighted one, which is minimized.
+    per_example *= tf.gather(
+        tf.constant(params.class_weights, tf.float32), labels)
+  cross_entropy = tf.reduce_mean(per_example)
   regularization = tf.compat.v1.losses.get_regularization_losses()
   loss = tf.add_n([cross_entropy] + regularization, name="total_loss")
 

@@ -4,8 +4,8 @@
 plus train_and_evaluate did in TF1:
 
   - `input_fn` (alexnet.estimator.input_fn) feeds TFRecord batches
-    (shuffled, optionally augmented, prefetched) into `model_fn`'s TRAIN
-    graph;
+    (shuffled, optionally augmented and class-balanced, prefetched) into
+    `model_fn`'s TRAIN graph (class_balance "loss": with class weights);
   - hooks: CheckpointSaverHook (every save_checkpoints_secs or _steps into
     model_dir), SummarySaverHook (loss, accuracy, learning rate, input
     images), StepCounterHook (steps/s), LoggingTensorHook, StopAtStepHook,
@@ -46,6 +46,7 @@ from alexnet.core.atomic_files import atomic_dir, atomic_write
 from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.core.errors import UserError
 from alexnet.core.session import check_precision, session_config
+from alexnet.datasets import preprocessing
 from alexnet.datasets import tfrecord_reader
 from alexnet.estimator import checkpoints
 from alexnet.estimator import model_dir as model_dir_lib
@@ -106,7 +107,8 @@ class _Trainer:
           self.data_dir, "train", self.params.model, run.batch_size,
           is_training=True, augment=run.augment,
           augment_color=run.augment_color, num_epochs=num_epochs, seed=seed,
-          shard=shard)
+          shard=shard, augment_extra=extra_augmentations(run),
+          balance_classes=run.class_balance == "sampling")
       spec = model_fn(images, labels, ModeKeys.TRAIN, self.params)
       self.saver = tf.compat.v1.train.Saver(max_to_keep=run.keep_checkpoints,
                                             save_relative_paths=True)
@@ -296,6 +298,13 @@ class _Trainer:
                        json.dumps(row, indent=2) + "\n")
 
 
+def extra_augmentations(run):
+  """The preprocessing.EXTRA_AUGMENTATIONS a TrainConfig turns on (its
+  augment_NAME flags)."""
+  return tuple(name for name in preprocessing.EXTRA_AUGMENTATIONS
+               if getattr(run, f"augment_{name}"))
+
+
 def _mean(values):
   values = list(values)
   return sum(values) / len(values) if values else None
@@ -379,8 +388,15 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
       total_steps=max_steps,
       warmup_steps=round(run.warmup_epochs * steps_per_epoch),
       decay_steps=max(1, round(run.decay_epochs * steps_per_epoch)))
+  class_weights = None
+  if run.class_balance != "none":
+    # Read (and a manifest without per-class counts refused) before any work.
+    weights = tfrecord_reader.class_weights(data_dir, "train", manifest)
+    if run.class_balance == "loss":
+      class_weights = tuple(float(w) for w in weights)
   params = Params(model, run, schedule, sync_replicas=workers if cluster
-                  else 0, is_chief=not cluster or cluster.is_chief)
+                  else 0, is_chief=not cluster or cluster.is_chief,
+                  class_weights=class_weights)
   if cluster:
     shards = tfrecord_reader.shard_paths(data_dir, "train", manifest)
     part = tfrecord_reader.worker_shards(shards, cluster.worker_index, workers)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from alexnet.datasets import preprocessing
 from alexnet.datasets import signnames
 from alexnet.datasets import tfrecord_reader, tfrecord_writer
 from alexnet.datasets import jpeg_folders
@@ -113,13 +114,13 @@ def test_crop_roi_reads_the_roi(converted, tmp_path):
                 expected[y1:y2 + 1, x1:x2 + 1]).mean() < JPEG_TOLERANCE
 
 
-def _augmented_batches(out, augment_color, count):
+def _augmented_batches(out, augment_color, count, extra=()):
   """count training batches, and the op types of the graph's functions."""
   with tf.Graph().as_default() as graph:
     dataset = tfrecord_reader.make_dataset(
         out, "train", 24, batch_size=4, is_training=True, augment=True,
         augment_color=augment_color, num_epochs=None, seed=3,
-        drop_remainder=True, shuffle_buffer=50)
+        drop_remainder=True, shuffle_buffer=50, augment_extra=extra)
     images, labels = tf.compat.v1.data.make_one_shot_iterator(
         dataset).get_next()
     assert images.shape.as_list() == [4, 24, 24, 3]
@@ -142,6 +143,21 @@ def test_training_pipeline_in_a_v1_graph_with_augmentation(
   assert set(np.concatenate([b[1] for b in batches])) <= {0, 14, 42}
   assert "ImageProjectiveTransformV3" in ops
   assert ("Pow" in ops) == augment_color  # The gamma curve.
+  assert not ops & {"Einsum", "MatrixSolve"}  # No blur, no perspective.
+
+
+def test_the_extra_augmentations_reach_the_training_pipeline(converted,
+                                                             tmp_path):
+  source, _ = converted
+  out = str(tmp_path / "tfrecords")
+  tfrecord_writer.build(source, out, num_shards=2, validation_fraction=0.3)
+  batches, ops = _augmented_batches(
+      out, False, 3, extra=preprocessing.EXTRA_AUGMENTATIONS)
+  values = np.stack([b[0] for b in batches])
+  assert values.shape == (3, 4, 24, 24, 3)
+  assert values.min() >= 0 and values.max() <= 255
+  # Blur's products, the perspective's solve, the antialiased down-sampling.
+  assert {"Einsum", "MatrixSolve", "ScaleAndTranslate"} <= ops
 
 
 def test_initializable_iterator_reads_validation_once_per_epoch(converted,

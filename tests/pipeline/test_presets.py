@@ -6,6 +6,7 @@ from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
                                  TrainConfig)
 from alexnet.core.errors import UserError
 from alexnet.pipeline import presets
+from alexnet.pipeline import stages
 
 
 @pytest.mark.parametrize("name", sorted(presets.PRESETS))
@@ -51,3 +52,16 @@ def test_unknown_settings_and_bad_values_are_one_line_errors():
 def test_quantize_is_each_variants_own():
   with pytest.raises(UserError, match="unknown settings quantize"):
     presets.resolve("cpu-fast", {"quantize": "int8"})
+
+
+def test_the_training_options_of_issue_28_are_settings_passed_to_train():
+  _, train, _, _ = presets.resolve("gtsrb-99", {
+      "class_balance": "sampling", "augment_blur": True,
+      "augment_occlusion": True})
+  assert train.class_balance == "sampling" and train.augment_blur
+  assert not train.augment_perspective  # Off unless asked.
+  command = stages._tool("train", **stages._train_flags(  # pylint: disable=protected-access
+      presets.resolve("gtsrb-99")[0], train))
+  for flag in ("--class_balance=sampling", "--augment_blur",
+               "--augment_occlusion", "--noaugment_perspective"):
+    assert f" {flag} " in f"{command} "

@@ -77,3 +77,26 @@ def test_numeric_flags_are_refused_at_parse_time_naming_the_range():
     assert expected in proc.stderr, (flag, proc.stderr)
   assert "main ran" in _ranges("--top_k=1", "--fraction=0",
                                "--threads=2").stdout
+
+
+_CHOICES = """
+import sys
+sys.path.insert(0, "tools")
+from absl import app
+from alexnet.core.config import TrainConfig
+from config_flags import define_config_flags, parse_flags
+define_config_flags(TrainConfig)
+app.run(lambda argv: print("main ran"), flags_parser=parse_flags)
+"""
+
+
+def test_a_bad_choice_is_one_line_at_parse_time():
+  def run(*args):
+    return subprocess.run([sys.executable, "-c", _CHOICES, *args],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+  proc = run("--class_balance=weights")
+  assert proc.returncode == 1 and "main ran" not in proc.stdout
+  assert proc.stderr.strip() == ("error: flag --class_balance=weights: value "
+                                 "should be one of <none|sampling|loss>")
+  assert "main ran" in run("--class_balance=loss", "--augment_blur",
+                           "--augment_occlusion").stdout
