@@ -1,9 +1,11 @@
 """Training throughput of AlexNet, side by side in one run, as ratios.
 
 Rows (all batch B, Adam, the same network, the same thread count), each
-`ROW`, `ROW:PRECISION` or (graph rows) `ROW:PRECISION:THREADS`, THREADS
-interN / intraN (N inter- / intra-op threads) or tfdataN (a private tf.data
-pool of N threads):
+`ROW`, `ROW:PRECISION` or (graph rows) `ROW:PRECISION:VARIANT`, VARIANT
+interN / intraN (N inter- / intra-op threads), tfdataN (a private tf.data
+pool of N threads) or xla (XLA auto-clustering of the session's graph, as
+global_jit_level ON_1 with TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which this
+script sets, gives it on CPU):
   tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
   memory     the same graph fed one batch held in memory
   keras      Keras 3 `model.fit` of the same layers, from memory
@@ -36,6 +38,11 @@ import re
 import subprocess
 import sys
 import time
+
+# Read once by XLA; lets the xla variant's global_jit_level reach the CPU (the
+# other rows leave global_jit_level off, so it changes nothing for them).
+os.environ["TF_XLA_FLAGS"] = (os.environ.get("TF_XLA_FLAGS", "") +
+                              " --tf_xla_cpu_global_jit").strip()
 
 import alexnet  # noqa: F401  (first: it picks TensorFlow's kernels)
 import numpy as np
@@ -89,10 +96,14 @@ def _memory_batch(args):
   return images, rng.integers(0, 43, args.batch_size)
 
 
-def _thread_variant(variant, config, dataset=None):
-  """The session options (and the dataset) of a THREADS variant: interN /
+def _variant(variant, config, dataset=None):
+  """The session options (and the dataset) of a VARIANT: interN /
   intraN, N inter- / intra-op threads; tfdataN, a private tf.data pool of
-  N threads instead of the session's inter-op threads."""
+  N threads instead of the session's inter-op threads; xla, auto-clustering."""
+  if variant == "xla":
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.compat.v1.OptimizerOptions.ON_1)
+    return config, dataset
   count = int(variant.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)
   if variant.startswith("inter"):
     config.inter_op_parallelism_threads = count
@@ -119,7 +130,7 @@ def graph_images_per_s(args, from_memory, precision, variant=""):
           is_training=True, augment=args.augment,
           augment_color=args.augment, crop_roi=args.crop_roi,
           num_epochs=None, seed=0, drop_remainder=True)
-    config, dataset = _thread_variant(
+    config, dataset = _variant(
         variant, session_config(args.threads, precision), dataset)
     features, targets = tf.compat.v1.data.make_one_shot_iterator(
         dataset).get_next()
@@ -261,11 +272,11 @@ def main():
     precision = precision or "float32"
     if (key not in measure or precision not in PRECISIONS or variant and (
         key not in ("tfrecords", "memory") or
-        not re.fullmatch(r"(inter|intra|tfdata)\d+", variant))):
-      parser.error(f"--rows: {row} is not ROW[:PRECISION[:THREADS]] with ROW "
+        not re.fullmatch(r"(inter|intra|tfdata)\d+|xla", variant))):
+      parser.error(f"--rows: {row} is not ROW[:PRECISION[:VARIANT]] with ROW "
                    f"one of {', '.join(measure)}, PRECISION one of "
-                   f"{', '.join(PRECISIONS)} and THREADS (graph rows) "
-                   "interN, intraN or tfdataN")
+                   f"{', '.join(PRECISIONS)} and VARIANT (graph rows) "
+                   "interN, intraN, tfdataN or xla")
     rows.append((key, precision, variant))
   if any(p == "bfloat16" for _, p, _ in rows):
     check_precision("bfloat16")

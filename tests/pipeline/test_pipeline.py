@@ -250,3 +250,21 @@ def test_report_draws_the_network_and_the_int8_errors_by_layer(run):
   worst = max(rows, key=lambda r: float(r[layer_errors.SCORE])
               if r["tensor"].count("/") else -1)
   assert f"Worst layers (rmse/scale): {worst['layer']} " in table
+
+
+def test_time_to_accuracy_times_the_run_from_its_train_stage(run, tmp_path):
+  sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+  import time_to_accuracy  # pylint: disable=import-outside-toplevel
+  run_dir, _ = run
+  result = time_to_accuracy.measure(run_dir, [0.0, 1.01])
+  with open(os.path.join(run_dir, "stages", "train.json")) as f:
+    train_seconds = json.load(f)["seconds"]
+  (epoch, seconds, _), = result["epochs"]
+  assert epoch == 1 and 0 < seconds <= train_seconds
+  assert result["first"] == {0.0: (1, seconds), 1.01: None}
+  with open(os.path.join(run_dir, "evaluation_test", "report.json")) as f:
+    assert result["test"] == json.load(f)["top1"]
+  text = time_to_accuracy.table({"a": result, "b": result}, [0.0, 1.01])
+  assert "(epoch 1, 1.00x)" in text and "not reached" in text
+  with pytest.raises(time_to_accuracy.UserError, match="pipeline.log"):
+    time_to_accuracy.measure(str(tmp_path), [0.99])
