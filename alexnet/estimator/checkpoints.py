@@ -69,9 +69,18 @@ def resolve(model_dir, which="best"):
   return which
 
 
-def average_name(variable):
-  """The checkpoint name of `variable`'s moving average."""
-  return f"{variable.op.name}/{MOVING_AVERAGE}"
+def average_name(name):
+  """The checkpoint name of the moving average of the variable `name`."""
+  return f"{name}/{MOVING_AVERAGE}"
+
+
+def _by_name(variables):
+  """{checkpoint name: variable}: a mapping as given (a committee column's
+  variables under the names its own checkpoint has), else each variable
+  under its own name."""
+  if isinstance(variables, dict):
+    return variables
+  return {v.op.name: v for v in variables}
 
 
 def _unreadable(checkpoint_path, error, what=""):
@@ -150,15 +159,15 @@ def _saved_shapes(checkpoint_path):
 def averaged_names(checkpoint_path):
   """The names of the checkpoint's variables that have a moving average."""
   saved = _saved_shapes(checkpoint_path)
-  return sorted(n for n in saved if f"{n}/{MOVING_AVERAGE}" in saved)
+  return sorted(n for n in saved if average_name(n) in saved)
 
 
 def check_compatible(checkpoint_path, variables):
   """The checkpoint's {name: shape}; UserError unless it holds each variable
-  with its shape."""
+  (a list, or a {checkpoint name: variable} mapping) with its shape."""
   saved = _saved_shapes(checkpoint_path)
-  for v in variables:
-    name, shape = v.op.name, v.shape.as_list()
+  for name, v in _by_name(variables).items():
+    shape = v.shape.as_list()
     if name not in saved:
       raise UserError(f"checkpoint {checkpoint_path} has no variable {name}: "
                       "it is not from this network (check --normalization)")
@@ -171,15 +180,16 @@ def check_compatible(checkpoint_path, variables):
 
 
 def restorer(checkpoint_path, variables=None):
-  """A Saver restoring `variables` (default: all global ones) from
-  `checkpoint_path`, after checking them; built before a graph is finalized.
+  """A Saver restoring `variables` (default: all global ones; a list, or a
+  {checkpoint name: variable} mapping) from `checkpoint_path`, after
+  checking them; built before a graph is finalized.
 
   From the variables' moving averages where the checkpoint has one for each.
   """
-  variables = (tf.compat.v1.global_variables() if variables is None
-               else variables)
+  variables = _by_name(tf.compat.v1.global_variables() if variables is None
+                       else variables)
   saved = check_compatible(checkpoint_path, variables)
-  averages = {average_name(v): v for v in variables}
+  averages = {average_name(name): v for name, v in variables.items()}
   if averages and all(name in saved for name in averages):
     variables = averages
   return tf.compat.v1.train.Saver(variables)

@@ -131,8 +131,9 @@ def _update_moving_averages(variables, decay, global_step, train_op):
     for variable in variables:
       with tf.init_scope():
         average = tf.compat.v1.Variable(
-            variable.initial_value, name=checkpoints.average_name(variable),
-            trainable=False, use_resource=False)
+            variable.initial_value,
+            name=checkpoints.average_name(variable.op.name), trainable=False,
+            use_resource=False)
       # Beside the average: in a cluster the update runs on its parameter
       # server instead of moving the weights to the chief and back.
       with tf.compat.v1.colocate_with(average):
