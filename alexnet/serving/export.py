@@ -46,27 +46,53 @@ def build_inference_graph(model):
   return graph, images, spec.predictions
 
 
-def export(model_dir, checkpoint="best"):
-  """Writes model_dir/export/ (replacing it) from `checkpoint`.
+def export(model_dir, checkpoint="best", export_dir=None):
+  """Writes model_dir/export/ (or export_dir; replacing it) from
+  `checkpoint`.
 
   Args:
     model_dir: a directory written by training.
     checkpoint: "best", "latest" or a checkpoint path prefix.
+    export_dir: where to write (default: model_dir/export).
 
   Returns:
     The export directory.
   """
   model = model_dir_lib.load_model_config(model_dir)
   checkpoint_path = checkpoints.resolve(model_dir, checkpoint)
-  export_dir = os.path.join(model_dir, EXPORT_DIR)
+  export_dir = export_dir or os.path.join(model_dir, EXPORT_DIR)
   graph, images, outputs = build_inference_graph(model)
+  config = model_dir_lib.config_path(model_dir)
+  write(export_dir, graph, images, outputs,
+        lambda sess: checkpoints.restore(sess, checkpoint_path),
+        {"checkpoint": os.path.abspath(checkpoint_path),
+         "step": checkpoints.global_step(checkpoint_path)},
+        config, files=(config,))
+  return export_dir
+
+
+def write(export_dir, graph, images, outputs, restore, record, assets,
+          files=()):
+  """Writes export_dir (replacing it) from an inference graph.
+
+  Args:
+    export_dir: the directory to write.
+    graph, images, outputs: the graph, its input placeholder and its
+      {name: output tensor}, with no Saver yet.
+    restore: restore(session) gives the graph's variables their values
+      (it may add restore ops: the graph is written before).
+    record: what export.json says about the source checkpoints.
+    assets: the model_config.json the SavedModel carries in assets.extra
+      (the predictor reads the class names from it).
+    files: copied into export_dir as they are.
+  """
   # Written before any Saver exists, so it holds no save/restore ops either.
   graph_def = graph.as_graph_def()
   with atomic_dir(export_dir, overwrite=True) as tmp:
     tf.io.write_graph(graph_def, tmp, INFERENCE_GRAPH, as_text=False)
     tf.io.write_graph(graph_def, tmp, GRAPH_NAME + ".pbtxt", as_text=True)
     with graph.as_default(), tf.compat.v1.Session() as sess:
-      checkpoints.restore(sess, checkpoint_path)
+      restore(sess)
       checkpoints.save(sess, tmp)
       builder = tf.compat.v1.saved_model.Builder(
           os.path.join(tmp, SAVED_MODEL_DIR))
@@ -78,10 +104,8 @@ def export(model_dir, checkpoint="best"):
       builder.save()
     extra = os.path.join(tmp, SAVED_MODEL_DIR, "assets.extra")
     os.makedirs(extra)
-    shutil.copy(model_dir_lib.config_path(model_dir), extra)
-    shutil.copy(model_dir_lib.config_path(model_dir), tmp)
-    atomic_write(os.path.join(tmp, "export.json"), json.dumps({
-        "checkpoint": os.path.abspath(checkpoint_path),
-        "step": checkpoints.global_step(checkpoint_path),
-    }, indent=2) + "\n")
-  return export_dir
+    shutil.copy(assets, os.path.join(extra, model_dir_lib.CONFIG_NAME))
+    for path in files:
+      shutil.copy(path, tmp)
+    atomic_write(os.path.join(tmp, "export.json"),
+                 json.dumps(record, indent=2) + "\n")
