@@ -13,12 +13,15 @@ rmse/scale of its ops.
 Only the network's own layers (named "<net scope>/<layer>/...") are
 candidates: the input standardization is always float anyway, and the
 output softmax ("probabilities", outside the network's scope) is listed but
-never chosen.
+never chosen. In a committee graph a layer is that layer of every column
+(named "column<i>/<net scope>/<layer>/..."), as --float_layers keeps it
+float in every column.
 """
 
 import csv
 import io
 import math
+import re
 
 import matplotlib
 
@@ -29,6 +32,7 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 from alexnet.core import atomic_files
 from alexnet.core.errors import UserError
 from alexnet.evaluation import plots
+from alexnet.nets import alexnet as alexnet_net
 
 AUTO_PREFIX = "auto:"
 # The debugger's default per-layer metrics, in its dump's column order.
@@ -57,15 +61,28 @@ def parse_float_layers(entries):
   return tuple(names), (autos[0] if autos else 0)
 
 
-def layer_of(tensor_name):
-  """'alexnet/conv1/Relu;alexnet/conv1/Conv2D' -> 'conv1'; names outside a
-  scope ('probabilities') are their own layer."""
+_COLUMN = re.compile(rf"{alexnet_net.COLUMN_SCOPE}\d+")
+
+
+def _scopes(tensor_name):
+  """The scopes and name of a tensor's first TF node, without a committee
+  column's scope: a committee's conv1 is one layer over all its columns."""
   parts = tensor_name.split(";")[0].split("/")
+  if len(parts) > 1 and _COLUMN.fullmatch(parts[0]):
+    return parts[1:]
+  return parts
+
+
+def layer_of(tensor_name):
+  """'alexnet/conv1/Relu;alexnet/conv1/Conv2D' (or 'column1/alexnet/conv1/
+  Relu') -> 'conv1'; names outside a scope ('probabilities') are their own
+  layer."""
+  parts = _scopes(tensor_name)
   return parts[1] if len(parts) > 1 else parts[0]
 
 
 def is_network_layer(tensor_name):
-  return "/" in tensor_name.split(";")[0]
+  return len(_scopes(tensor_name)) > 1
 
 
 def rows_from_dump(dump_csv):

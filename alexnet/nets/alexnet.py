@@ -51,6 +51,9 @@ LOGITS_NODE = "logits"  # float32 [None, num_classes]
 PROBABILITIES_NODE = "probabilities"  # softmax of the logits
 CLASSES_NODE = "classes"  # int64 [None], argmax of the logits
 OUTPUT_NODES = (PROBABILITIES_NODE, CLASSES_NODE, LOGITS_NODE)
+# A committee graph (alexnet.serving.committee) builds its i-th network under
+# the scope COLUMN_SCOPE + i: "column0/alexnet/conv1/...".
+COLUMN_SCOPE = "column"
 
 # The choices and the smallest input (pool5 still 1x1) are the configs'.
 NORMALIZATIONS = config.NORMALIZATIONS

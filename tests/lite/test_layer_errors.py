@@ -80,6 +80,18 @@ def test_bad_auto_entries(entries, message):
     layer_errors.parse_float_layers(entries)
 
 
+@pytest.mark.parametrize("name,layer,network", [
+    ("alexnet/conv1/Relu;alexnet/conv1/Conv2D", "conv1", True),
+    ("column1/alexnet/conv1/Relu;column1/alexnet/conv1/Conv2D", "conv1", True),
+    ("column0/probabilities", "probabilities", False),
+    ("probabilities", "probabilities", False),
+    ("columnist/conv1/Relu", "conv1", True),
+])
+def test_a_committee_column_is_not_a_layer(name, layer, network):
+  assert layer_errors.layer_of(name) == layer
+  assert layer_errors.is_network_layer(name) == network
+
+
 def test_names_and_auto_combine():
   assert layer_errors.parse_float_layers(["conv1", "auto:2"]) == (("conv1",),
                                                                    2)
