@@ -242,12 +242,16 @@ def train_model(tfrecords, model_dir, tiny_set):
   return model_dir
 
 
-def freeze_model(model_dir, graph_path, checkpoint="latest"):
-  """Exports model_dir from `checkpoint` and freezes the export to
-  graph_path (input -> probabilities), as tools/pipeline.py does; returns
-  graph_path."""
-  export_dir = export.export(model_dir, checkpoint)
+def freeze_export(export_dir, graph_path):
+  """Freezes an export directory to graph_path (input -> probabilities), as
+  tools/pipeline.py does; returns graph_path."""
   freeze.freeze_graph(os.path.join(export_dir, export.INFERENCE_GRAPH),
                       os.path.join(export_dir, export.CHECKPOINT),
                       graph_path, ["probabilities"])
   return graph_path
+
+
+def freeze_model(model_dir, graph_path, checkpoint="latest"):
+  """Exports model_dir from `checkpoint` and freezes the export to
+  graph_path; returns graph_path."""
+  return freeze_export(export.export(model_dir, checkpoint), graph_path)

@@ -79,7 +79,8 @@ def tool():
 # Fixtures that train a model or start a tool (a process that imports
 # TensorFlow): a test that uses one, directly or through another fixture, is
 # `slow`, so `pytest -m "not slow"` stays the quick loop of library tests.
-SLOW_FIXTURES = frozenset({"tool", "tiny_model", "pattern_graph",
+SLOW_FIXTURES = frozenset({"tool", "tiny_model", "pattern_model",
+                           "pattern_model_equalized", "pattern_graph",
                            "pattern_graph_equalized"})
 
 
@@ -113,27 +114,38 @@ def pattern_gtsrb(tmp_path_factory):
                                 builders.PATTERNS)
 
 
-def _pattern_graph(pattern_gtsrb, root, tiny_set):
-  model_dir = builders.train_model(pattern_gtsrb["tfrecords"],
-                                   str(root / "model"), tiny_set)
-  return builders.freeze_model(model_dir, str(root / "frozen.pb"))
+@pytest.fixture(scope="session")
+def pattern_model(pattern_gtsrb, tmp_path_factory):
+  """A model_dir of AlexNet-67 trained on pattern_gtsrb."""
+  return builders.train_model(
+      pattern_gtsrb["tfrecords"],
+      str(tmp_path_factory.mktemp("pattern_net") / "model"), builders.PATTERNS)
 
 
 @pytest.fixture(scope="session")
-def pattern_graph(pattern_gtsrb, tmp_path_factory):
-  """The frozen graph of AlexNet-67 trained on pattern_gtsrb."""
-  return _pattern_graph(pattern_gtsrb, tmp_path_factory.mktemp("pattern_net"),
-                        builders.PATTERNS)
-
-
-@pytest.fixture(scope="session")
-def pattern_graph_equalized(pattern_gtsrb, tmp_path_factory):
-  """pattern_graph's network with input_standardization="equalize"."""
+def pattern_model_equalized(pattern_gtsrb, tmp_path_factory):
+  """pattern_model's network with input_standardization="equalize"."""
   equalized = builders.PATTERNS.replace(
       model=builders.PATTERNS.model.replace(input_standardization="equalize"))
-  return _pattern_graph(pattern_gtsrb,
-                        tmp_path_factory.mktemp("pattern_net_equalized"),
-                        equalized)
+  return builders.train_model(
+      pattern_gtsrb["tfrecords"],
+      str(tmp_path_factory.mktemp("pattern_net_equalized") / "model"),
+      equalized)
+
+
+@pytest.fixture(scope="session")
+def pattern_graph(pattern_model):
+  """The frozen graph of pattern_model (its latest checkpoint)."""
+  return builders.freeze_model(
+      pattern_model, os.path.join(os.path.dirname(pattern_model), "frozen.pb"))
+
+
+@pytest.fixture(scope="session")
+def pattern_graph_equalized(pattern_model_equalized):
+  """The frozen graph of pattern_model_equalized."""
+  return builders.freeze_model(
+      pattern_model_equalized,
+      os.path.join(os.path.dirname(pattern_model_equalized), "frozen.pb"))
 
 
 @pytest.fixture(scope="session")
