@@ -1,6 +1,7 @@
 """Exports a model for deployment: inference graph + checkpoint, SavedModel.
 
-model_dir/export/
+model_dir/export/ (or another export_dir; alexnet.serving.committee writes a
+committee's in the same layout)
   inference_graph.pb, .pbtxt   the PREDICT graph: `input` placeholder
                                [None, S, S, 3] raw RGB 0..255 -> `logits`,
                                `probabilities`, `classes`; no training ops
