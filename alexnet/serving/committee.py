@@ -13,7 +13,8 @@ take one model:
                  (its input standardization, normalization, fc_units), its
                  variables restored from its own checkpoint
   probabilities  the mean of the columns' softmax outputs
-  logits         log(probabilities): its softmax gives them back
+  logits         log(probabilities): its softmax gives them back (-inf
+                 where every column's softmax underflows to 0)
   classes        argmax of probabilities
 
 Every column must take the same input and give the same classes (image
