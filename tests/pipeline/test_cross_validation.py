@@ -161,3 +161,18 @@ def test_the_final_model_trains_on_every_track(tmp_path):
       last, every_track.train.epochs, None)
   report = reports.checkpoint_report(model_dir, data["tfrecords"], "test")
   assert report["count"] == len(TINY.test_labels)
+
+
+def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
+  out = tmp_path / "cv"
+  proc = tool("cross_validate", f"--input_dir={converted}",
+              f"--output_dir={out}", "--folds=6", check=False)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines() == [
+      "error: class 0_speed_limit_20km_h has only 4 track(s), fewer than "
+      "--folds=6, so some fold would not validate it: pass --folds=4 or "
+      "fewer"]
+  assert not out.exists()
+  missing = tool("cross_validate", f"--input_dir={converted}",
+                 f"--output_dir={out}", check=False)
+  assert missing.returncode == 1 and "--folds" in missing.stderr
