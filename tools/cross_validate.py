@@ -48,11 +48,11 @@ def main(argv):
       config_from_flags(TrainConfig), FLAGS.folds, seed=FLAGS.split_seed,
       num_shards=FLAGS.num_shards, num_threads=FLAGS.num_threads,
       command=" ".join(["python"] + sys.argv))
-  low, high = report["top1_interval"]
-  print(f"pooled top-1 {100 * report['top1']:.2f}% (95% interval "
-        f"{100 * low:.2f}-{100 * high:.2f}%) over {report['count']} images; "
-        f"best pooled epoch {report['best_epoch']}")
-  print(f"wrote {FLAGS.output_dir}/{cross_validation.REPORT_MD}")
+  low, high = (100 * v for v in report["top1_interval"])
+  print(f"pooled top-1 {100 * report['top1']:.2f}% (95% interval {low:.2f}-"
+        f"{high:.2f}%) over {report['count']} images, highest at epoch "
+        f"{report['best_epoch']}: {FLAGS.output_dir}/"
+        f"{cross_validation.REPORT_MD}")
 
 
 if __name__ == "__main__":
