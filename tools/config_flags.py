@@ -44,12 +44,14 @@ def _flag_type(kind):
   return kind
 
 
-def define_config_flags(config_class, skip=(), overrides_only=False):
-  """Defines a flag for each field of `config_class` not in `skip`; with
-  `overrides_only` every flag defaults to None (unset: the preset's value)."""
+def define_config_flags(config_class, skip=(), overrides_only=False,
+                        only=None):
+  """Defines a flag for each field of `config_class` not in `skip` (and, if
+  given, in `only`); with `overrides_only` every flag defaults to None
+  (unset: the preset's value)."""
   for name, kind, default, help_text, choices, bounds in config.flag_fields(
       config_class):
-    if name in skip:
+    if name in skip or (only is not None and name not in only):
       continue
     _DEFINED.append(name)
     if overrides_only:

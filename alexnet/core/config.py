@@ -237,8 +237,16 @@ class PipelineConfig(_Checked):
       "none).", low=0)
   num_shards: int = _field(2, "TFRecord shards per split.", low=1)
   validation_fraction: float = _field(
-      0.25, "Share of each class's tracks held out for validation.", low=0,
-      high=1, low_open=True, high_open=True)
+      0.25, "Share of each class's tracks held out for validation (0: none, "
+      "train on every track; best/ then holds the last epoch).", low=0,
+      high=1, high_open=True)
+  folds: typing.Optional[int] = _field(
+      None, "Track-stratified K-fold split: each class's tracks dealt "
+      "evenly across this many folds (replaces --validation_fraction; "
+      "tools/cross_validate.py trains every fold).", low=2)
+  fold: typing.Optional[int] = _field(
+      None, "With --folds: the fold held out for validation (0 to folds-1).",
+      low=0)
   latency_runs: int = _field(50, "Timed runs per model and thread count.",
                              low=0)
   qat_epochs: int = _field(
@@ -247,6 +255,22 @@ class PipelineConfig(_Checked):
   qat_learning_rate: float = _field(
       1e-5, "Constant learning rate of the quantization-aware fine-tuning.",
       low=0, low_open=True)
+
+  def __post_init__(self):
+    super().__post_init__()
+    check_fold(self.folds, self.fold)
+
+
+def check_fold(folds, fold):
+  """UserError unless folds and fold are both unset, or fold < folds."""
+  if folds is None and fold is None:
+    return
+  if folds is None or fold is None:
+    raise UserError("--folds and --fold go together: pass --folds=K "
+                    "--fold=I (0 <= I < K), or neither")
+  if fold >= folds:
+    raise UserError(f"--fold={fold} is out of range: with --folds={folds} it "
+                    f"must be in [0, {folds - 1}]")
 
 
 @dataclasses.dataclass(frozen=True)

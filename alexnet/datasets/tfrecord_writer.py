@@ -6,6 +6,9 @@ Training images are split into train and validation BY TRACK, stratified by
 class: the ~30 near-identical frames of one physical sign all land in the same
 split, and every class with two or more tracks appears in both. The split is
 a pure function of the annotations and the seed.
+Or, for K-fold cross-validation, each class's tracks are dealt across K folds
+(`deal_folds`) and one fold is the validation split: the K datasets of
+fold 0..K-1 validate every track exactly once.
 
 A converted final-test directory becomes a `test` split; it may be added to
 an existing dataset directory that already holds train/validation.
@@ -21,6 +24,7 @@ from tqdm import tqdm
 from alexnet.datasets import image_files
 from alexnet.datasets import jpeg_folders
 from alexnet.datasets import signnames
+from alexnet.core import config
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir, atomic_path, atomic_write
 
@@ -85,6 +89,50 @@ def split_by_track(annotations, validation_fraction, seed):
     splits[key].append(a)
   if not splits["validation"]:
     del splits["validation"]
+  return splits
+
+
+def deal_folds(annotations, folds, seed):
+  """{(class_id, track): fold}: each class's tracks dealt across `folds`.
+
+  Per class (in id order), the sorted track ids are shuffled with one
+  Random(seed) and dealt round robin, so each fold gets floor or ceil of
+  tracks / folds of every class; each class's deal starts where the last
+  one stopped, which evens out the folds' totals too. UserError naming the
+  first class with fewer tracks than folds.
+  """
+  tracks = {}
+  for a in annotations:
+    tracks.setdefault(a.class_id, set()).add(a.track)
+  rng = random.Random(seed)
+  fold_of, dealt = {}, 0
+  for class_id in sorted(tracks):
+    ids = sorted(tracks[class_id])
+    if len(ids) < folds:
+      raise UserError(
+          f"class {signnames.folder_name(class_id)} has only {len(ids)} "
+          f"track(s), fewer than --folds={folds}, so some fold would not "
+          f"validate it: pass --folds={len(ids)} or fewer" if len(ids) > 1
+          else f"class {signnames.folder_name(class_id)} has only one track, "
+          "so no fold split can train and validate it: add images of "
+          "another track")
+    rng.shuffle(ids)
+    for i, t in enumerate(ids):
+      fold_of[(class_id, t)] = (dealt + i) % folds
+    dealt += len(ids)
+  return fold_of
+
+
+def split_by_fold(annotations, folds, fold, seed):
+  """{'train': [...], 'validation': [...]}: fold `fold` of deal_folds
+  validates, the other folds train."""
+  config.check_fold(folds, fold)
+  fold_of = deal_folds(annotations, folds, seed)
+  splits = {"train": [], "validation": []}
+  for a in annotations:
+    key = ("validation" if fold_of[(a.class_id, a.track)] == fold
+           else "train")
+    splits[key].append(a)
   return splits
 
 
@@ -209,17 +257,20 @@ def _add_test_split(converted_dir, output_dir, annotations, manifest,
 
 
 def build(converted_dir, output_dir, num_shards=4, validation_fraction=0.1,
-          seed=0, overwrite=False):
+          seed=0, overwrite=False, folds=None, fold=None):
   """Writes TFRecord shards and manifest.json for a converted directory.
 
   A training conversion makes a new dataset dir (train + validation); a test
   conversion makes a test-only one, or adds `test` to an existing dataset.
+  With `folds` (and `fold`) the validation split is fold `fold` of
+  split_by_fold in place of split_by_track's `validation_fraction`.
 
   Returns:
     The manifest dict.
   """
   if num_shards < 1:
     raise UserError(f"--num_shards={num_shards}: need at least 1")
+  config.check_fold(folds, fold)
   annotations = jpeg_folders.read_annotations(converted_dir)
   kinds = {a.split for a in annotations}
   if kinds == {"test"}:
@@ -229,6 +280,8 @@ def build(converted_dir, output_dir, num_shards=4, validation_fraction=0.1,
       return _add_test_split(converted_dir, output_dir, annotations, existing,
                              num_shards, seed, overwrite)
     splits = {"test": annotations}
+  elif kinds == {"train"} and folds is not None:
+    splits = split_by_fold(annotations, folds, fold, seed)
   elif kinds == {"train"}:
     splits = split_by_track(annotations, validation_fraction, seed)
   else:
@@ -244,7 +297,8 @@ def build(converted_dir, output_dir, num_shards=4, validation_fraction=0.1,
         "image_size_stats": image_size_stats(annotations),
         "source": os.path.abspath(converted_dir),
         "seed": seed,
-        "validation_fraction": validation_fraction,
+        **({"validation_fraction": validation_fraction} if folds is None
+           else {"folds": folds, "fold": fold}),
     }
     _write_manifest(tmp, manifest)
   return manifest

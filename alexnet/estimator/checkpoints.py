@@ -2,7 +2,9 @@
 
 model_dir/model.ckpt-STEP.*   written while training (with optimizer state)
 model_dir/best/model.ckpt-STEP.*  the model variables of the checkpoint with
-                              the best validation top-1 so far, and best.json
+                              the best validation top-1 so far (without a
+                              validation split: the last epoch's), and
+                              best.json
 
 A run trained with moving averages (model_fn's moving_average_decay) saves
 each network variable's average as VARIABLE/ExponentialMovingAverage beside
@@ -59,8 +61,8 @@ def resolve(model_dir, which="best"):
     if path is None:
       what = ("has no checkpoint: train into it with tools/train.py first"
               if latest(model_dir) is None else
-              f"has no {BEST_DIR}/ checkpoint (it is kept only when training "
-              "has a validation split): pass --checkpoint=latest")
+              f"has no {BEST_DIR}/ checkpoint (it is kept at the end of "
+              "each epoch): pass --checkpoint=latest")
       raise UserError(f"{model_dir} {what}")
     return path
   if not tf.io.gfile.exists(which + ".index"):

@@ -14,25 +14,11 @@ from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 from alexnet.evaluation import metrics
 
 
-def evaluate(checkpoint_path, model, input_fn, num_examples=None,
-             desc="evaluate", summary_dir=None, session_config=None):
-  """Runs the EVAL graph of a ModelConfig on all of input_fn's batches.
-
-  Args:
-    checkpoint_path: the checkpoint to restore.
-    model: the ModelConfig (model_config.json), with its class names.
-    input_fn: builds (images, labels) tensors in the current graph, or
-      (images, labels, track ids) for top-1's interval by track; they must
-      end (OutOfRange) after one pass.
-    num_examples: for the progress bar's total, if known.
-    desc: progress bar label.
-    summary_dir: if given, the streaming metrics and the report's top-5 are
-      written there as TensorBoard summaries at the checkpoint's step.
-    session_config: tf.compat.v1.ConfigProto.
-
-  Returns:
-    metrics.classification_report(...) plus "checkpoint" and "step".
-  """
+def predictions(checkpoint_path, model, input_fn, num_examples=None,
+                desc="evaluate", session_config=None):
+  """(labels [N], probabilities [N, C], tracks [N] or None, streaming
+  metrics {name: value}) of the EVAL graph on all of input_fn's batches;
+  the arguments as `evaluate`'s."""
   probabilities, labels, tracks = [], [], []
   with tf.Graph().as_default():
     images, label_tensor, *track_tensor = input_fn()
@@ -58,9 +44,33 @@ def evaluate(checkpoint_path, model, input_fn, num_examples=None,
       streaming = sess.run(values)
   if not labels:
     raise UserError(f"{desc}: the evaluation set holds no images")
-  report = metrics.classification_report(
-      np.concatenate(labels), np.concatenate(probabilities),
-      model.class_names, np.concatenate(tracks) if tracks else None)
+  return (np.concatenate(labels), np.concatenate(probabilities),
+          np.concatenate(tracks) if tracks else None, streaming)
+
+
+def evaluate(checkpoint_path, model, input_fn, num_examples=None,
+             desc="evaluate", summary_dir=None, session_config=None):
+  """Runs the EVAL graph of a ModelConfig on all of input_fn's batches.
+
+  Args:
+    checkpoint_path: the checkpoint to restore.
+    model: the ModelConfig (model_config.json), with its class names.
+    input_fn: builds (images, labels) tensors in the current graph, or
+      (images, labels, track ids) for top-1's interval by track; they must
+      end (OutOfRange) after one pass.
+    num_examples: for the progress bar's total, if known.
+    desc: progress bar label.
+    summary_dir: if given, the streaming metrics and the report's top-5 are
+      written there as TensorBoard summaries at the checkpoint's step.
+    session_config: tf.compat.v1.ConfigProto.
+
+  Returns:
+    metrics.classification_report(...) plus "checkpoint" and "step".
+  """
+  labels, probabilities, tracks, streaming = predictions(
+      checkpoint_path, model, input_fn, num_examples, desc, session_config)
+  report = metrics.classification_report(labels, probabilities,
+                                         model.class_names, tracks)
   step = checkpoints.global_step(checkpoint_path)
   report.update(checkpoint=checkpoint_path, step=step)
   if summary_dir:

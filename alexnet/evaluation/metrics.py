@@ -122,6 +122,24 @@ def classification_report(labels, probabilities, class_names, tracks=None):
   }
 
 
+def class_intervals(labels, predicted, tracks=None, num_classes=None):
+  """[{count, tracks, interval}] per class id (0..num_classes-1, default
+  labels.max()): its images, tracks and the 95% interval by track of its
+  accuracy (None without images)."""
+  labels = np.asarray(labels, dtype=np.int64)
+  correct = np.asarray(predicted) == labels
+  groups = track_groups(tracks, labels.size)
+  rows = []
+  for c in range(labels.max() + 1 if num_classes is None else num_classes):
+    mine = labels == c
+    rows.append({
+        "count": int(mine.sum()),
+        "tracks": int(np.unique(groups[mine]).size),
+        "interval": (list(top1_interval(correct[mine], groups[mine]))
+                     if mine.any() else None)})
+  return rows
+
+
 def top_k_rank(probabilities, labels):
   """The label's rank per row, ties counted against it: the number of other
   classes scoring at least as high (a top-k hit is rank < k; see the module

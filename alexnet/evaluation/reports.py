@@ -47,6 +47,32 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
     batch_size: images per evaluation batch.
     num_threads: op threads (0: all cores).
   """
+  checkpoint_path, model, input_fn, count, name = _evaluation_input(
+      model_dir, data_dir, split, test_dir, checkpoint, batch_size)
+  with tfrecord_reader.reading(data_dir, split) if data_dir and not test_dir \
+      else contextlib.nullcontext():
+    return checkpoint_eval.evaluate(
+        checkpoint_path, model, input_fn, num_examples=count,
+        desc=f"evaluate {name}", session_config=session_config(num_threads))
+
+
+def split_predictions(model_dir, data_dir, split, checkpoint="latest",
+                      batch_size=64, num_threads=0):
+  """(labels [N], probabilities [N, C], track ids [N]) of model_dir's
+  checkpoint on a TFRecord split; the arguments as checkpoint_report's."""
+  checkpoint_path, model, input_fn, count, name = _evaluation_input(
+      model_dir, data_dir, split, None, checkpoint, batch_size)
+  with tfrecord_reader.reading(data_dir, split):
+    labels, probabilities, tracks, _ = checkpoint_eval.predictions(
+        checkpoint_path, model, input_fn, num_examples=count,
+        desc=f"predict {name}", session_config=session_config(num_threads))
+  return labels, probabilities, tracks
+
+
+def _evaluation_input(model_dir, data_dir, split, test_dir, checkpoint,
+                      batch_size):
+  """(checkpoint path, model, input_fn with track ids, image count, name)
+  of checkpoint_report's arguments."""
   if not test_dir and not data_dir:
     raise UserError("pass --data_dir=TFRECORDS (with --split) or "
                     "--test_dir=.../Final_Test/Images")
@@ -56,17 +82,12 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
     rows = gtsrb_layout.read_test_folder(test_dir)
     input_fn = input_fn_lib.test_folder_input_fn(test_dir, rows, model,
                                                  batch_size)
-    count, name = len(rows), "test_dir"
-  else:
-    manifest = tfrecord_reader.check_split(data_dir, split, model.num_classes)
-    input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
-                                             batch_size, with_tracks=True)
-    count, name = tfrecord_reader.split_count(manifest, split), split
-  with tfrecord_reader.reading(data_dir, split) if data_dir and not test_dir \
-      else contextlib.nullcontext():
-    return checkpoint_eval.evaluate(
-        checkpoint_path, model, input_fn, num_examples=count,
-        desc=f"evaluate {name}", session_config=session_config(num_threads))
+    return checkpoint_path, model, input_fn, len(rows), "test_dir"
+  manifest = tfrecord_reader.check_split(data_dir, split, model.num_classes)
+  input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
+                                           batch_size, with_tracks=True)
+  return (checkpoint_path, model, input_fn,
+          tfrecord_reader.split_count(manifest, split), split)
 
 
 def write_report(report, class_names, output_dir, model_dir=None):

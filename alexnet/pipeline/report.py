@@ -131,10 +131,12 @@ def _short(name, width=24):
 def write(pipeline):
   """Writes report.md, report.html and the sample-prediction figure."""
   records = pipeline.records
+  # Validation, else test (a final model on every track), else the training
+  # images themselves (labelled as such on the figure).
+  first = (pipeline.splits or ["train"])[0]
   samples = plot_sample_predictions(
       pipeline.path("graphs", "frozen.pb"), pipeline.path("tfrecords"),
-      "validation", pipeline.path(SAMPLES_PNG),
-      crop_roi=pipeline.model.crop_roi)
+      first, pipeline.path(SAMPLES_PNG), crop_roi=pipeline.model.crop_roi)
   network = plot_network(network_layers(pipeline.path("graphs", "frozen.pb")),
                          pipeline.path(NETWORK_PNG),
                          f"AlexNet {pipeline.size}x{pipeline.size}, frozen")
@@ -152,8 +154,9 @@ def write(pipeline):
       ("Loss per epoch", pipeline.path("model", plots.LOSS_PER_EPOCH)),
       ("Validation accuracy per epoch",
        pipeline.path("model", plots.ACCURACY_PER_EPOCH)),
-      ("Confusion matrix (validation)",
-       pipeline.path("evaluation_validation", "confusion_matrix.png")),
+      *([(f"Confusion matrix ({first})",
+          pipeline.path(f"evaluation_{first}", "confusion_matrix.png"))]
+        if pipeline.splits else []),
       ("Sample predictions", samples),
   ]
   md = _markdown(pipeline, evaluations, tables, figures)
@@ -194,7 +197,7 @@ def _markdown(pipeline, evaluations, tables, figures):
   lines += ["", "Validation holds out whole tracks of the training set; test "
             "is the official test set when the data has one (the synthetic "
             "default renders its own).", ""]
-  if "test" in tables:
+  if "test" in tables and "validation" in tables:
     lines += ["## Every variant on validation and test", "",
               "| model | validation top-1 | test top-1 | test agreement |",
               "|---|---|---|---|"]
@@ -204,12 +207,15 @@ def _markdown(pipeline, evaluations, tables, figures):
       lines.append(f"| {val['name']} | {val['top1']:.2%} | "
                    f"{test['top1']:.2%} | {agreement} |")
     lines.append("")
+  for split in list(tables)[:1]:  # the split the latency was timed on
+    lines += [
+        f"## Model variants ({split} split)", "",
+        f"Sizes in MiB; top1/top5/agreement are fractions of the {split} "
+        "split (top-5 counts ties against the label); agreement is top-1 "
+        "agreement with the frozen graph; latency is per image at batch 1 "
+        "(ms) with 1 and 2 threads.", "",
+        comparison.markdown_table(tables[split])]
   lines += [
-      "## Model variants (validation split)", "",
-      "Sizes in MiB; top1/top5/agreement are fractions of the validation "
-      "split (top-5 counts ties against the label); agreement is top-1 agreement with the frozen graph; latency is "
-      "per image at batch 1 (ms) with 1 and 2 threads.", "",
-      comparison.markdown_table(tables["validation"]),
       "## Graph transforms, step by step", "",
       "The original list on the frozen graph (as `tools/transform.py "
       "--report` prints it).", "",

@@ -22,7 +22,12 @@ checkpoint).
 When the data has an official test set (Final_Test/Images with the labeled
 GT-final_test.csv, as tools/download_gtsrb.py leaves it, or `test_data`), or
 the synthetic data renders one, the TFRecords get a test split and every
-model is evaluated on it beside the validation tracks.
+model is evaluated on it beside the validation tracks. With folds and fold
+(PipelineConfig) the validation tracks are that fold of a track-stratified
+K-fold split; with validation_fraction 0 there are none (the final model,
+trained on every track with a schedule chosen by tools/cross_validate.py):
+best/ then holds the last epoch, and evaluation and comparison run on the
+test split alone.
 """
 
 import json
@@ -117,7 +122,8 @@ class Pipeline:
         ("convert", {"crop_roi_at_conversion": not self.model.crop_roi},
          self._convert),
         ("tfrecords", {"num_shards": s.num_shards, "seed": self.seed,
-                       "validation_fraction": s.validation_fraction},
+                       "validation_fraction": s.validation_fraction,
+                       **self._fold_flags()},
          self._tfrecords),
         ("train", {"model": self.model.to_dict(),
                    "train": self.train.to_dict()}, self._train),
@@ -280,12 +286,12 @@ class Pipeline:
     out = self._fresh(self.path("tfrecords"))
     s = self.settings
     flags = {"num_shards": s.num_shards, "seed": self.seed}
-    manifest = tfrecord_writer.build(
-        self.path("converted"), out,
-        validation_fraction=s.validation_fraction, **flags)
+    split = ({"validation_fraction": s.validation_fraction}
+             if s.folds is None else self._fold_flags())
+    manifest = tfrecord_writer.build(self.path("converted"), out, **split,
+                                     **flags)
     commands = [_tool("build_tfrecord", input_dir=self.path("converted"),
-                      output_dir=out,
-                      validation_fraction=s.validation_fraction, **flags)]
+                      output_dir=out, **split, **flags)]
     if "converted_test" in self.records["convert"]["result"]:
       manifest = tfrecord_writer.build(self.path("converted_test"), out,
                                        **flags)
@@ -295,9 +301,15 @@ class Pipeline:
     counts = {k: v["count"] for k, v in manifest["splits"].items()}
     return {"splits": counts}, commands
 
+  def _fold_flags(self):
+    """{folds, fold} when the run validates on one fold, else {}."""
+    s = self.settings
+    return {} if s.folds is None else {"folds": s.folds, "fold": s.fold}
+
   @property
   def splits(self):
-    """The evaluated splits this run's TFRecords have."""
+    """The evaluated splits this run's TFRecords have (none of validation
+    with validation_fraction 0, the final model on every track)."""
     counts = self.records["tfrecords"]["result"]["splits"]
     return [s for s in SPLITS if counts.get(s)]
 
@@ -456,10 +468,10 @@ class Pipeline:
     spec = ",".join(f"{n}={p}" for n, p in self.models())
     result, commands = {}, []
     for split in self.splits:
-      # Latency does not depend on the images: timed on validation only.
+      # Latency does not depend on the images: timed on the first split only.
+      timed = runs if split == self.splits[0] else 0
       rows = comparison.compare_models(
-          self.models(), self.path("tfrecords"), split,
-          latency_runs=runs if split == "validation" else 0,
+          self.models(), self.path("tfrecords"), split, latency_runs=timed,
           crop_roi=self.model.crop_roi)
       md, csv_path = comparison.write_tables(
           rows, self.path(f"comparison_{split}"),
@@ -468,8 +480,7 @@ class Pipeline:
       commands.append(_tool(
           "compare_models", data_dir=self.path("tfrecords"), split=split,
           models=spec, output_dir=self.path(f"comparison_{split}"),
-          latency_runs=runs if split == "validation" else 0,
-          crop_roi=self.model.crop_roi))
+          latency_runs=timed, crop_roi=self.model.crop_roi))
     return result, commands
 
   def _report(self):

@@ -14,7 +14,7 @@ plus train_and_evaluate did in TF1:
     checkpoint, a validation pass (its own graph and session, on that
     checkpoint) and the best checkpoint by validation top-1 kept in
     model_dir/best/ (with moving_average_decay, both are the weights' moving
-    averages);
+    averages); without a validation split best/ holds the last epoch;
   - model_dir/model_config.json records the ModelConfig so evaluation,
     export and prediction need no flags repeated;
   - TrainConfig.precision "bfloat16" sets the TRAIN session's grappler
@@ -281,6 +281,11 @@ class _Trainer:
                  f"top-1 {100 * report['top1']:.2f}%, top-5 "
                  f"{100 * report['top5']:.2f}%" +
                  (" (best so far)" if row["best"] else ""))
+    else:
+      # Nothing to choose by (the final model on every track): best/ keeps
+      # the last epoch, the schedule's result.
+      row["best"] = True
+      self._keep_best(checkpoint_path, row)
     self.log.write("epoch", **row)
 
   def _keep_best(self, checkpoint_path, row):

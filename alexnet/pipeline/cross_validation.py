@@ -1,0 +1,247 @@
+"""K-fold cross-validation by track: an estimate of a recipe that predicts
+the test set, and the epoch count to train the final model with.
+
+`cross_validate` trains one model per fold of tfrecord_writer.deal_folds
+(each class's tracks dealt evenly across K folds) with one ModelConfig and
+TrainConfig, and pools what the folds validated: every training image is
+predicted once, by the model that did not train on it.
+
+  OUTPUT_DIR/cross_validation.json  the settings (a rerun with others is
+                                    refused)
+  OUTPUT_DIR/fold_I/tfrecords       fold I's dataset (validation: fold I)
+  OUTPUT_DIR/fold_I/model           its model_dir
+  OUTPUT_DIR/fold_I/predictions.npz its last epoch on fold I; written last,
+                                    it marks the fold done
+  OUTPUT_DIR/report.md, report.json the pooled report
+
+One ordinary TFRecord dataset per fold (not one holding every fold): the
+trainer, its input pipeline and cache, tools/evaluate.py and tools/train.py
+read each unchanged, and any fold can be rerun or inspected alone; the cost
+is K copies of the training JPEGs on disk, written in a small fraction of
+one fold's training time.
+
+The pooled figure is each fold's LAST epoch, not its best/: the final model
+trains on every track with the chosen schedule and keeps its last epoch
+(there is nothing left to select by), so that is what the estimate must
+measure; a best epoch picked on the same tracks it is scored on would
+flatter it. The curve by epoch pools epoch e of every fold (each fold's
+train_log validation, weighted by its images), for choosing the schedule's
+epoch count; the count chosen on it is itself a selection, so its top-1 is
+a little optimistic.
+
+A rerun skips the folds that have predictions.npz, resumes an interrupted
+fold's training from its checkpoint, and rewrites the report.
+"""
+
+import json
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from alexnet.core.atomic_files import atomic_path, atomic_write, ensure_dir
+from alexnet.core.config import PipelineConfig
+from alexnet.core.errors import UserError
+from alexnet.datasets import jpeg_folders
+from alexnet.datasets import tfrecord_reader
+from alexnet.datasets import tfrecord_writer
+from alexnet.estimator import train_log
+from alexnet.evaluation import metrics
+from alexnet.evaluation import reports
+from alexnet.training import trainer
+
+SETTINGS_JSON = "cross_validation.json"
+PREDICTIONS = "predictions.npz"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def fold_dir(output_dir, fold):
+  return os.path.join(output_dir, f"fold_{fold}")
+
+
+def _check_settings(output_dir, settings):
+  """Writes the settings of a new run; UserError if output_dir holds a run
+  with other settings."""
+  path = os.path.join(output_dir, SETTINGS_JSON)
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except FileNotFoundError:
+    ensure_dir(output_dir)
+    atomic_write(path, json.dumps(settings, indent=2) + "\n")
+    return
+  except ValueError:
+    raise UserError(f"{path} is corrupt: pass a new --output_dir") from None
+  changed = sorted(k for k in set(saved) | set(settings)
+                   if saved.get(k) != settings.get(k))
+  if changed:
+    raise UserError(f"{output_dir} holds a cross-validation with other "
+                    f"settings ({', '.join(changed)}): pass a new "
+                    "--output_dir, or the same settings to resume it")
+
+
+def _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
+              seed, num_shards, num_threads):
+  """Builds, trains and predicts fold `fold` (what is not done yet);
+  returns its predictions {labels, probabilities, tracks}."""
+  here = fold_dir(output_dir, fold)
+  data_dir = os.path.join(here, "tfrecords")
+  model_dir = os.path.join(here, "model")
+  done = os.path.join(here, PREDICTIONS)
+  if not os.path.exists(done):
+    if not os.path.exists(os.path.join(data_dir, tfrecord_writer.MANIFEST)):
+      ensure_dir(here)
+      tfrecord_writer.build(converted_dir, data_dir, num_shards=num_shards,
+                            seed=seed, folds=folds, fold=fold,
+                            overwrite=True)
+    trainer.train(data_dir, model_dir, model, train_config)
+    labels, probabilities, tracks = reports.split_predictions(
+        model_dir, data_dir, "validation", "latest",
+        train_config.batch_size, num_threads)
+    with atomic_path(done) as tmp:
+      with open(tmp, "wb") as f:
+        np.savez(f, labels=labels, probabilities=probabilities,
+                 tracks=tracks)
+  with np.load(done) as saved:
+    return {k: saved[k] for k in ("labels", "probabilities", "tracks")}
+
+
+def _fold_curve(output_dir, fold):
+  """{epoch: (val_top1, val_loss)} of a fold's training log (the last row
+  of each epoch)."""
+  _, epochs = train_log.read(train_log.log_path(
+      os.path.join(fold_dir(output_dir, fold), "model")))
+  return {r["epoch"]: (r["val_top1"], r["val_loss"]) for r in epochs
+          if r.get("val_top1") is not None}
+
+
+def pooled_curve(curves, counts):
+  """[{epoch, top1, loss}] of the epochs every fold logged: epoch e's
+  validation over all folds (each fold's figure weighted by its images)."""
+  total = sum(counts)
+  rows = []
+  for epoch in sorted(set.intersection(*(set(c) for c in curves))):
+    rows.append({
+        "epoch": epoch,
+        "top1": sum(n * c[epoch][0] for c, n in zip(curves, counts)) / total,
+        "loss": sum(n * c[epoch][1] for c, n in zip(curves, counts)) / total})
+  return rows
+
+
+def pooled_report(predictions, class_names, curves=None):
+  """The report of the folds' predictions taken together.
+
+  Args:
+    predictions: per fold {labels, probabilities, tracks}.
+    class_names: the model's classes.
+    curves: per fold {epoch: (val_top1, val_loss)}, or None.
+
+  Returns:
+    metrics.classification_report of all of them, its per_class rows with
+    `tracks` and `interval` (95%, by track), plus per_fold [{fold, count,
+    tracks, top1, top1_interval}], curve (pooled_curve) and best_epoch (the
+    curve's highest top-1, the earliest on a tie; None without a curve).
+  """
+  labels = np.concatenate([p["labels"] for p in predictions])
+  probabilities = np.concatenate([p["probabilities"] for p in predictions])
+  tracks = np.concatenate([p["tracks"] for p in predictions])
+  report = metrics.classification_report(labels, probabilities, class_names,
+                                         tracks)
+  intervals = metrics.class_intervals(labels, probabilities.argmax(axis=1),
+                                      tracks, len(class_names))
+  for row, extra in zip(report["per_class"], intervals):
+    row.update(tracks=extra["tracks"], interval=extra["interval"])
+  report["per_fold"] = []
+  for fold, p in enumerate(predictions):
+    one = metrics.classification_report(p["labels"], p["probabilities"],
+                                        class_names, p["tracks"])
+    report["per_fold"].append({"fold": fold, **{
+        k: one[k] for k in ("count", "tracks", "top1", "top1_interval")}})
+  curve = pooled_curve(curves, [len(p["labels"]) for p in predictions]) \
+      if curves else []
+  report["curve"] = curve
+  report["best_epoch"] = (max(curve, key=lambda r: (r["top1"],
+                                                    -r["epoch"]))["epoch"]
+                          if curve else None)
+  return report
+
+
+def format_markdown(report, command=None):
+  """report.md: the pooled figure, the folds, the curve, the classes."""
+  low, high = report["top1_interval"]
+  lines = [
+      f"# Cross-validation by track ({len(report['per_fold'])} folds)", "",
+      f"Pooled top-1 **{report['top1']:.2%}** (95% interval {low:.2%}-"
+      f"{high:.2%} by track), {report['count']} images of "
+      f"{report['tracks']} tracks, each predicted by the fold model that "
+      "did not train on it (its last epoch).", "",
+  ]
+  if command:
+    lines += [f"Command: `{command}`", ""]
+  lines += ["| fold | images | tracks | top-1 | 95% interval |",
+            "|---|---|---|---|---|"]
+  for f in report["per_fold"]:
+    lo, hi = f["top1_interval"]
+    lines.append(f"| {f['fold']} | {f['count']} | {f['tracks']} | "
+                 f"{f['top1']:.2%} | {lo:.2%}-{hi:.2%} |")
+  if report["curve"]:
+    lines += ["", "## Pooled validation by epoch", "",
+              f"Highest top-1 at epoch {report['best_epoch']} (a choice made "
+              "on these tracks: its figure is a little optimistic).", "",
+              "| epoch | top-1 | loss |", "|---|---|---|"]
+    lines += [f"| {r['epoch']} | {r['top1']:.2%} | {r['loss']:.4f} |"
+              for r in report["curve"]]
+  lines += ["", "## Accuracy per class", "",
+            "| id | sign | images | tracks | accuracy | 95% interval |",
+            "|---|---|---|---|---|---|"]
+  for c in report["per_class"]:
+    if not c["count"]:
+      continue
+    lo, hi = c["interval"]
+    lines.append(f"| {c['id']} | {c['name']} | {c['count']} | {c['tracks']} "
+                 f"| {c['accuracy']:.2%} | {lo:.2%}-{hi:.2%} |")
+  return "\n".join(lines) + "\n"
+
+
+def cross_validate(converted_dir, output_dir, model, train_config, folds,
+                   seed=0, num_shards=2, num_threads=0, command=None,
+                   log=print):
+  """Trains and predicts every fold (those not done yet); writes and
+  returns the pooled report (see the module docstring).
+
+  Args:
+    converted_dir: a converted training set (tools/convert_dataset.py).
+    output_dir: the run folder.
+    model, train_config: the ModelConfig and TrainConfig of every fold.
+    folds: K, at least 2 and at most the tracks of the rarest class.
+    seed: of the deal of the tracks (and the shard order).
+    num_shards: TFRecord shards per split.
+    num_threads: op threads of the prediction (0: all cores).
+    command: the command line, for the report.
+    log: callable taking one line.
+  """
+  PipelineConfig(folds=folds, fold=0)  # folds in range: one line if not
+  # Refused here, before anything is written, if a class is too rare.
+  tfrecord_writer.deal_folds(jpeg_folders.read_annotations(converted_dir),
+                             folds, seed)
+  _check_settings(output_dir, {
+      "converted_dir": os.path.abspath(converted_dir), "folds": folds,
+      "seed": seed, "num_shards": num_shards, "model": model.to_dict(),
+      "train": train_config.to_dict()})
+  predictions = []
+  for fold in tqdm(range(folds), desc="folds", unit="fold"):
+    predictions.append(_run_fold(converted_dir, output_dir, fold, folds,
+                                 model, train_config, seed, num_shards,
+                                 num_threads))
+    log(f"fold {fold}: {len(predictions[-1]['labels'])} images predicted")
+  manifest = tfrecord_reader.read_manifest(
+      os.path.join(fold_dir(output_dir, 0), "tfrecords"))
+  report = pooled_report(predictions, tfrecord_reader.class_names(manifest),
+                         [_fold_curve(output_dir, f) for f in range(folds)])
+  report["command"] = command
+  atomic_write(os.path.join(output_dir, REPORT_JSON),
+               json.dumps(report, indent=2) + "\n")
+  atomic_write(os.path.join(output_dir, REPORT_MD),
+               format_markdown(report, command))
+  return report

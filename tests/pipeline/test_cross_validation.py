@@ -1,0 +1,178 @@
+"""tools/cross_validate.py's library: a tiny 2-fold run pooled, resumed,
+and refused on bad input; and the final model trained on every track."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from alexnet.core.errors import UserError
+from alexnet.datasets import jpeg_folders
+from alexnet.datasets import tfrecord_reader
+from alexnet.estimator import checkpoints
+from alexnet.estimator import train_log
+from alexnet.evaluation import reports
+from alexnet.pipeline import cross_validation
+from tests import builders
+from tests.datasets.test_tfrecord import _records
+
+# 3 classes x 4 tracks x 3 frames; 2 folds of 2 tracks per class, 2 steps
+# of 9 images an epoch.
+TINY = builders.COLORS
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+  root = tmp_path_factory.mktemp("cv_data")
+  images, _ = builders.write_training_layout(str(root / "raw"), TINY)
+  out = str(root / "converted")
+  jpeg_folders.convert(images, out, num_workers=1)
+  return out
+
+
+@pytest.fixture(scope="module")
+def cv_run(converted, tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("cv") / "run")
+  report = cross_validation.cross_validate(converted, out, TINY.model,
+                                           TINY.train, folds=2, seed=3,
+                                           num_shards=1, log=lambda _: None)
+  return out, report
+
+
+@pytest.mark.slow
+def test_every_training_image_is_predicted_once(cv_run):
+  out, report = cv_run
+  images = len(TINY.classes) * TINY.tracks * TINY.frames
+  assert report["count"] == images
+  assert sum(f["count"] for f in report["per_fold"]) == images
+  assert report["tracks"] == len(TINY.classes) * TINY.tracks
+  assert [f["tracks"] for f in report["per_fold"]] == [6, 6]
+  for c in report["per_class"]:
+    if c["id"] in TINY.classes:
+      assert (c["count"], c["tracks"]) == (TINY.tracks * TINY.frames,
+                                           TINY.tracks)
+      low, high = c["interval"]
+      assert low <= c["accuracy"] <= high
+    else:
+      assert (c["count"], c["interval"]) == (0, None)
+  low, high = report["top1_interval"]
+  assert low <= report["top1"] <= high and high - low > 0
+  # No image is validated twice: the folds' validation files are disjoint.
+  files = [
+      {r[0] for r in _records(os.path.join(out, f"fold_{f}", "tfrecords"),
+                              "validation")}
+      for f in range(2)]
+  assert not files[0] & files[1]
+  assert len(files[0] | files[1]) == images
+
+
+@pytest.mark.slow
+def test_the_curve_pools_each_epoch_and_ends_at_the_pooled_figure(cv_run):
+  out, report = cv_run
+  assert [r["epoch"] for r in report["curve"]] == [1, 2]
+  # The pooled figure is each fold's last epoch, as its log validated it.
+  assert report["curve"][-1]["top1"] == pytest.approx(report["top1"])
+  assert report["best_epoch"] in (1, 2)
+  counts = [f["count"] for f in report["per_fold"]]
+  _, epochs = train_log.read(train_log.log_path(
+      os.path.join(out, "fold_0", "model")))
+  _, epochs_1 = train_log.read(train_log.log_path(
+      os.path.join(out, "fold_1", "model")))
+  expected = (counts[0] * epochs[0]["val_top1"] +
+              counts[1] * epochs_1[0]["val_top1"]) / sum(counts)
+  assert report["curve"][0]["top1"] == pytest.approx(expected)
+  with open(os.path.join(out, cross_validation.REPORT_JSON)) as f:
+    assert json.load(f)["top1"] == report["top1"]
+  with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
+    md = f.read()
+  assert f"Pooled top-1 **{report['top1']:.2%}**" in md
+  assert "| 2 | " in md  # the curve's second epoch
+
+
+@pytest.mark.slow
+def test_a_rerun_redoes_only_the_unfinished_fold(cv_run, converted):
+  out, report = cv_run
+  done = [os.path.join(out, f"fold_{f}", cross_validation.PREDICTIONS)
+          for f in range(2)]
+  kept = os.stat(done[0]).st_mtime_ns
+  os.remove(done[1])
+  again = cross_validation.cross_validate(converted, out, TINY.model,
+                                          TINY.train, folds=2, seed=3,
+                                          num_shards=1, log=lambda _: None)
+  assert os.stat(done[0]).st_mtime_ns == kept
+  assert os.path.exists(done[1])
+  # Fold 1's training had finished: its latest checkpoint predicts alike.
+  assert again["top1"] == report["top1"]
+  with pytest.raises(UserError, match=r"other settings \(seed\)"):
+    cross_validation.cross_validate(converted, out, TINY.model, TINY.train,
+                                    folds=2, seed=4, num_shards=1)
+
+
+def test_too_many_folds_is_refused_before_anything_is_written(converted,
+                                                              tmp_path):
+  out = tmp_path / "cv"
+  with pytest.raises(UserError, match=r"^class 0_speed_limit_20km_h has only "
+                     r"4 track\(s\), fewer than --folds=5"):
+    cross_validation.cross_validate(converted, str(out), TINY.model,
+                                    TINY.train, folds=5)
+  with pytest.raises(UserError, match=r"--folds=1 is out of range"):
+    cross_validation.cross_validate(converted, str(out), TINY.model,
+                                    TINY.train, folds=1)
+  assert not out.exists()
+
+
+def test_pooled_report_of_known_predictions():
+  names = ["a", "b"]
+  eye = np.eye(2)
+  folds = [
+      {"labels": np.array([0, 0, 1]), "probabilities": eye[[0, 1, 1]],
+       "tracks": np.array([1, 1, 100001])},
+      {"labels": np.array([0, 1, 1]), "probabilities": eye[[0, 1, 1]],
+       "tracks": np.array([2, 100002, 100002])},
+  ]
+  curves = [{1: (0.5, 1.0), 2: (2 / 3, 0.5)}, {1: (1.0, 0.2), 2: (1.0, 0.1),
+                                               3: (1.0, 0.1)}]
+  report = cross_validation.pooled_report(folds, names, curves)
+  assert (report["count"], report["tracks"]) == (6, 4)
+  assert report["top1"] == pytest.approx(5 / 6)
+  assert [c["correct"] for c in report["per_class"]] == [2, 3]
+  assert [c["tracks"] for c in report["per_class"]] == [2, 2]
+  # Only the epochs every fold logged; weighted by the folds' images.
+  assert [r["epoch"] for r in report["curve"]] == [1, 2]
+  assert report["curve"][1]["top1"] == pytest.approx(5 / 6)
+  assert report["best_epoch"] == 2
+  assert [f["top1"] for f in report["per_fold"]] == pytest.approx([2 / 3, 1])
+
+
+@pytest.mark.slow
+def test_the_final_model_trains_on_every_track(tmp_path):
+  every_track = TINY.replace(validation_fraction=0.0)
+  data = builders.build_dataset(str(tmp_path), every_track)
+  manifest = tfrecord_reader.read_manifest(data["tfrecords"])
+  assert sorted(manifest["splits"]) == ["test", "train"]
+  assert manifest["splits"]["train"]["count"] == 36
+  model_dir = builders.train_model(data["tfrecords"], str(tmp_path / "m"),
+                                   every_track)
+  best = checkpoints.read_best(model_dir)
+  last = checkpoints.global_step(checkpoints.latest(model_dir))
+  # Nothing to select by: best/ holds the last epoch.
+  assert (best["step"], best["epoch"], best["val_top1"]) == (
+      last, every_track.train.epochs, None)
+  report = reports.checkpoint_report(model_dir, data["tfrecords"], "test")
+  assert report["count"] == len(TINY.test_labels)
+
+
+def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
+  out = tmp_path / "cv"
+  proc = tool("cross_validate", f"--input_dir={converted}",
+              f"--output_dir={out}", "--folds=6", check=False)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines() == [
+      "error: class 0_speed_limit_20km_h has only 4 track(s), fewer than "
+      "--folds=6, so some fold would not validate it: pass --folds=4 or "
+      "fewer"]
+  assert not out.exists()
+  missing = tool("cross_validate", f"--input_dir={converted}",
+                 f"--output_dir={out}", check=False)
+  assert missing.returncode == 1 and "--folds" in missing.stderr
