@@ -57,6 +57,11 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
     if self._read_global_step:
       self._step = int(run_context.session.run(
           tf.compat.v1.train.get_global_step()))
+      if self._step == previous:
+        # The run returned before its step was applied (a restarted chief
+        # takes a sync token left over from before it was killed): that
+        # step is logged by the run that sees it.
+        return
     else:
       # Each run is one step of this process: no need to read the global step.
       self._step += 1

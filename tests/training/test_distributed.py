@@ -281,17 +281,17 @@ def test_local_cluster_with_a_worker_and_the_chief_killed_and_restarted(
   assert f"trained to step 6 in {model_dir}" in outputs["chief"]
 
   # One checkpoint series, by the chief, in the one-process format.
-  # Each step is logged once, in order. After the restart a step can be
+  # Each step is logged once, in order. After the restart steps can be
   # aggregated from worker 1's gradients alone (SyncReplicasOptimizer counts
-  # gradients, not workers): the chief ran no batch of it, so it has no line,
-  # and the epoch that ended there is logged at the chief's next step.
+  # gradients, not workers): the chief ran no batch of them, so they have no
+  # line, and the epoch that ended there is logged at the chief's next step.
   batches, epochs = train_log.read(log_path)
   steps = [r["step"] for r in batches]
   assert steps == sorted(set(steps)) and steps[-1] == 6
   assert steps[:resume_step] == list(range(1, resume_step + 1))
   assert batches[-1]["cross_entropy"] < batches[0]["cross_entropy"]
   assert [r["epoch"] for r in epochs] == [1, 2]
-  assert epochs[0]["step"] in (3, 4) and epochs[1]["step"] == 6
+  assert 3 <= epochs[0]["step"] < 6 and epochs[1]["step"] == 6
   assert epochs[-1]["val_loss"] is not None
   assert checkpoints.global_step(checkpoints.latest(str(model_dir))) == 6
   assert checkpoints.read_best(str(model_dir)) is not None
