@@ -85,6 +85,10 @@ def _write_summaries(summary_dir, values, step):
       tf.compat.v1.Summary.Value(tag=f"validation/{k}", simple_value=float(v))
       for k, v in sorted(values.items())])
   with tf.Graph().as_default():  # FileWriter refuses eager mode.
-    writer = tf.compat.v1.summary.FileWriter(summary_dir)
+    # One file per evaluation, named by the second it opens: two within a
+    # second (a fast model's epochs) would share the name, and the second
+    # would overwrite the first without the step in the suffix.
+    writer = tf.compat.v1.summary.FileWriter(
+        summary_dir, filename_suffix=f".step-{step}")
     writer.add_summary(summary, step)
     writer.close()
