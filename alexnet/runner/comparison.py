@@ -35,11 +35,15 @@ def parse_models(spec):
   return models
 
 
+def _require_file(path):
+  if not os.path.isfile(path):
+    raise UserError(f"{path} does not exist: check --models")
+
+
 def evaluate_model(path, data_dir, split, reference, latency_runs, threads,
                    limit, test_dir=None, crop_roi=False):
   """evaluate_tflite for .tflite files, evaluate_frozen_graph otherwise."""
-  if not os.path.isfile(path):
-    raise UserError(f"{path} does not exist: check --models")
+  _require_file(path)
   evaluate_fn = (model_files.evaluate_tflite if path.endswith(".tflite")
                  else model_files.evaluate_frozen_graph)
   return evaluate_fn(path, data_dir, split, reference_probabilities=reference,
@@ -74,6 +78,10 @@ def compare_models(models, data_dir, split="validation", latency_runs=50,
   Row keys are COLUMNS; agreement is None for the reference (first) model,
   latencies None for thread counts not measured.
   """
+  # Every path before any model runs: a typo in the last one would
+  # otherwise surface only after evaluating all the others.
+  for _, path in models:
+    _require_file(path)
   rows, reference, reference_size = [], None, None
   for name, path in models:
     result = evaluate_model(path, data_dir, split, reference, latency_runs,

@@ -79,3 +79,8 @@ def test_compare_rejects_a_non_tflite(tiny, tmp_path):
   with pytest.raises(UserError, match="does not exist"):
     comparison.compare_models([("gone", str(tmp_path / "gone.pb"))],
                            tiny["data_dir"])
+  # Checked before the first model runs (it would fail on the data_dir).
+  with pytest.raises(UserError, match="gone.tflite does not exist"):
+    comparison.compare_models(
+        [("frozen", tiny["graph"]), ("gone", str(tmp_path / "gone.tflite"))],
+        str(tmp_path / "no_data"))
