@@ -77,6 +77,10 @@ class Params:
   schedule: Schedule = Schedule()
   sync_replicas: int = 0  # 0: one process, no SyncReplicasOptimizer
   is_chief: bool = True
+  # Sync tokens the chief queues when its session starts: 0 on a fresh
+  # start; a restarted chief frees the workers still waiting for a token of
+  # the step it never finished (their gradients of it are stale, dropped).
+  sync_init_tokens: int = 0
   # TrainConfig.class_balance "loss": each class's weight on the training
   # cross-entropy (tfrecord_reader.class_weights); None: unweighted.
   class_weights: typing.Optional[typing.Tuple[float, ...]] = None
@@ -211,7 +215,8 @@ def model_fn(features, labels, mode, params):
       if params.is_chief else []):
     train_op = optimizer.minimize(loss, global_step=global_step)
   if params.sync_replicas:
-    hooks = (optimizer.make_session_run_hook(params.is_chief, num_tokens=0),)
+    hooks = (optimizer.make_session_run_hook(
+        params.is_chief, num_tokens=params.sync_init_tokens),)
   # The chief's train_op ends after the step's update: it moves the averages
   # once per step.
   if train.moving_average_decay and params.is_chief:

@@ -35,6 +35,7 @@ training log, validation, best/, in the same format as one process).
 """
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -434,6 +435,10 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     raise UserError(f"{start} was trained without --moving_average_decay: "
                     "continue it without that flag, or train into a new "
                     "--model_dir")
+  if cluster and start_step:
+    # A restarted chief: without a token each, the workers that pushed a
+    # gradient of the step it never finished would wait for ever.
+    params = dataclasses.replace(params, sync_init_tokens=workers - 1)
   log_path = train_log.log_path(model_dir)
   train_log.truncate(log_path, start_step)
   with train_log.Writer(log_path) as log:
