@@ -3,10 +3,11 @@
   python tools/convert_dataset.py --input_dir=data/gtsrb/GTSRB/Final_Training/Images \\
       --output_dir=data/converted_full            # keep full images for --crop_roi
   python tools/cross_validate.py --input_dir=data/converted_full \\
-      --output_dir=runs/cv5 --folds=5 --image_size=99 --epochs=12 ...
+      --output_dir=runs/cv5 --folds=5 --preset=gtsrb-99 [--epochs=... ...]
 
 Deals each class's tracks evenly across --folds folds, trains one model per
-fold on the others (the training flags of tools/train.py), predicts each
+fold on the others (a pipeline preset's recipe, with any of the training
+flags of tools/train.py over it), predicts each
 fold with the model that did not train on it, and writes
 OUTPUT_DIR/report.md and report.json: the pooled top-1 with its 95%
 interval by track, per-class accuracy with intervals, each fold, and the
@@ -20,10 +21,10 @@ from absl import app, flags
 
 from alexnet.core.config import ModelConfig, PipelineConfig, TrainConfig
 from alexnet.core.errors import exit_on_user_error
-from alexnet.pipeline import cross_validation
+from alexnet.pipeline import cross_validation, presets
 
-from config_flags import (config_from_flags, define_config_flags,
-                          define_integer, parse_flags)
+from config_flags import (define_config_flags, define_integer, given_flags,
+                          parse_flags)
 
 # As tools/train.py: from the dataset, or from --quantize_delay.
 _FROM_DATASET = ("num_classes", "class_names", "fake_quant")
@@ -34,20 +35,25 @@ flags.DEFINE_string("output_dir", None, "The cross-validation run folder.")
 define_config_flags(PipelineConfig, only=("folds", "num_shards"))
 define_integer("split_seed", 0, "Seed of the deal of the tracks into folds.",
                low=0)
-define_config_flags(ModelConfig, skip=_FROM_DATASET)
-define_config_flags(TrainConfig)
+flags.DEFINE_enum("preset", None, list(presets.PRESETS),
+                  "The training recipe of this pipeline preset (tools/"
+                  "pipeline.py --preset), e.g. gtsrb-99; the model and "
+                  "training flags override it. Unset: their own defaults.")
+define_config_flags(ModelConfig, skip=_FROM_DATASET, overrides_only=True)
+define_config_flags(TrainConfig, overrides_only=True)
 flags.mark_flags_as_required(["input_dir", "output_dir", "folds"])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
+  overrides = {k: v for k, v in given_flags().items()
+               if k not in ("folds", "num_shards")}
+  model, train, _, _ = presets.resolve(FLAGS.preset, overrides)
   report = cross_validation.cross_validate(
-      FLAGS.input_dir, FLAGS.output_dir,
-      config_from_flags(ModelConfig, skip=_FROM_DATASET),
-      config_from_flags(TrainConfig), FLAGS.folds, seed=FLAGS.split_seed,
-      num_shards=FLAGS.num_shards, num_threads=FLAGS.num_threads,
-      command=" ".join(["python"] + sys.argv))
+      FLAGS.input_dir, FLAGS.output_dir, model, train, FLAGS.folds,
+      seed=FLAGS.split_seed, num_shards=FLAGS.num_shards,
+      num_threads=train.num_threads, command=" ".join(["python"] + sys.argv))
   low, high = (100 * v for v in report["top1_interval"])
   print(f"pooled top-1 {100 * report['top1']:.2f}% (95% interval {low:.2f}-"
         f"{high:.2f}%) over {report['count']} images, highest at epoch "

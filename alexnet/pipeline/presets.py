@@ -62,12 +62,12 @@ _CLASSES = (ModelConfig, TrainConfig, ConvertConfig, PipelineConfig)
 
 def resolve(preset, overrides=None):
   """(ModelConfig, TrainConfig, ConvertConfig, PipelineConfig) of a preset
-  with `overrides`
-  ({field: value}) applied; UserError for an unknown preset or field, or a
-  value out of range."""
-  if preset not in PRESETS:
+  (None: the configs' own defaults) with `overrides` ({field: value})
+  applied; UserError for an unknown preset or field, or a value out of
+  range."""
+  if preset is not None and preset not in PRESETS:
     raise UserError(f"--preset={preset}: choose one of {', '.join(PRESETS)}")
-  values = {**PRESETS[preset], **(overrides or {})}
+  values = {**PRESETS.get(preset, {}), **(overrides or {})}
   known = set().union(*(cls.__dataclass_fields__ for cls in _CLASSES))
   known.discard("quantize")
   unknown = sorted(set(values) - known)

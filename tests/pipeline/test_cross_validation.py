@@ -7,13 +7,15 @@ import os
 import numpy as np
 import pytest
 
+from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
+                                 TrainConfig)
 from alexnet.core.errors import UserError
 from alexnet.datasets import jpeg_folders
 from alexnet.datasets import tfrecord_reader
 from alexnet.estimator import checkpoints
 from alexnet.estimator import train_log
 from alexnet.evaluation import reports
-from alexnet.pipeline import cross_validation
+from alexnet.pipeline import cross_validation, presets
 from tests import builders
 from tests.datasets.test_tfrecord import _records
 
@@ -176,3 +178,34 @@ def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
   missing = tool("cross_validate", f"--input_dir={converted}",
                  f"--output_dir={out}", check=False)
   assert missing.returncode == 1 and "--folds" in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_tool_trains_a_presets_recipe_with_flags_over_it(converted,
+                                                              tmp_path, tool):
+  out = tmp_path / "cv"
+  tool("cross_validate", f"--input_dir={converted}", f"--output_dir={out}",
+       "--folds=2", "--num_shards=1", "--preset=gtsrb-99", "--nocrop_roi",
+       f"--image_size={TINY.image_size}", f"--fc_units={TINY.model.fc_units}",
+       "--batch_size=9", "--epochs=1", "--warmup_epochs=0.5")
+  with open(out / cross_validation.SETTINGS_JSON) as f:
+    settings = json.load(f)
+  # From the preset.
+  assert settings["model"]["input_standardization"] == "equalize"
+  assert settings["train"]["moving_average_decay"] == 0.999
+  assert settings["train"]["augment_color"] and settings["train"]["seed"] == 1
+  # From the flags.
+  assert not settings["model"]["crop_roi"]
+  assert settings["model"]["image_size"] == TINY.image_size
+  assert (settings["train"]["epochs"], settings["train"]["batch_size"]) == (
+      1, 9)
+  with open(out / cross_validation.REPORT_JSON) as f:
+    report = json.load(f)
+  assert report["count"] == len(TINY.classes) * TINY.tracks * TINY.frames
+
+
+def test_no_preset_resolves_to_the_configs_defaults():
+  model, train, convert, settings = presets.resolve(None, {"epochs": 3})
+  assert (model, convert, settings) == (ModelConfig(), ConvertConfig(),
+                                        PipelineConfig())
+  assert train == TrainConfig(epochs=3)
