@@ -231,6 +231,23 @@ def wait_for_cluster(cluster):
         time.sleep(0.5)
 
 
+def running(cluster, server):
+  """Whether a parameter server already holds an initialized global step:
+  this task joins a cluster that was training (a restarted chief), not a
+  fresh one. Every ps is asked, so the answer does not depend on where the
+  round-robin placement put the step."""
+  for index in range(len(cluster.jobs["ps"])):
+    with tf.Graph().as_default():
+      with tf.device(f"/job:ps/task:{index}"):
+        initialized = tf.compat.v1.is_variable_initialized(
+            tf.compat.v1.train.get_or_create_global_step())
+      with tf.compat.v1.Session(server.target,
+                                config=session_config(cluster)) as sess:
+        if sess.run(initialized):
+          return True
+  return False
+
+
 def _done_queue(cluster, ps_index):
   """The queue on a parameter server that each worker reports `finish` to."""
   with tf.device(f"/job:ps/task:{ps_index}"):

@@ -8,11 +8,11 @@ plus train_and_evaluate did in TF1:
     `model_fn`'s TRAIN graph (class_balance "loss": with class weights);
   - hooks: CheckpointSaverHook (every save_checkpoints_secs or _steps into
     model_dir), SummarySaverHook (loss, accuracy, learning rate, input
-    images), StepCounterHook (steps/s), LoggingTensorHook, StopAtStepHook,
-    and alexnet.training.hooks.ProgressHook: a tqdm bar per epoch with
-    images/s, one train_log.jsonl line per step, and at each epoch's end a
-    checkpoint, a validation pass (its own graph and session, on that
-    checkpoint) and the best checkpoint by validation top-1 kept in
+    images), StepCounterHook (steps/s), LoggingTensorHook, and
+    alexnet.training.hooks.ProgressHook: the stop at max_steps, a tqdm bar
+    per epoch with images/s, one train_log.jsonl line per step, and at each
+    epoch's end a checkpoint, a validation pass (its own graph and session,
+    on that checkpoint) and the best checkpoint by validation top-1 kept in
     model_dir/best/ (with moving_average_decay, both are the weights' moving
     averages); without a validation split best/ holds the last epoch;
   - model_dir/model_config.json records the ModelConfig so evaluation,
@@ -129,7 +129,6 @@ class _Trainer:
           ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
                         self.global_batch, self.log, self.end_epoch,
                         read_global_step=bool(cluster)),
-          tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
           tf.compat.v1.train.CheckpointSaverHook(
               self.model_dir, scaffold=scaffold,
               save_secs=(None if run.save_checkpoints_steps
@@ -194,7 +193,6 @@ class _Trainer:
                                                   self.params.model)),
         ProgressHook(spec.scalars, self.steps_per_epoch, self.max_steps,
                      self.global_batch, None, None, read_global_step=True),
-        tf.compat.v1.train.StopAtStepHook(last_step=self.max_steps),
         tf.compat.v1.train.LoggingTensorHook(
             {"step": global_step, **spec.scalars},
             every_n_iter=self.run.log_every_n_steps),
@@ -435,10 +433,6 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     raise UserError(f"{start} was trained without --moving_average_decay: "
                     "continue it without that flag, or train into a new "
                     "--model_dir")
-  if cluster and start_step:
-    # A restarted chief: without a token each, the workers that pushed a
-    # gradient of the step it never finished would wait for ever.
-    params = dataclasses.replace(params, sync_init_tokens=workers - 1)
   log_path = train_log.log_path(model_dir)
   train_log.truncate(log_path, start_step)
   with train_log.Writer(log_path) as log:
@@ -449,6 +443,13 @@ def train(data_dir, model_dir, model, train_config=TrainConfig(),
     if cluster:
       trainer.start_server()
       cluster_lib.quiet_sync_thread()
+      if cluster_lib.running(cluster, trainer.server):
+        # A chief restarted into a running cluster: without a token each,
+        # the workers that pushed a gradient of the step it never finished
+        # would wait for ever. Not on a fresh cluster resuming a checkpoint,
+        # where a spare token lets the chief contribute twice to one step.
+        trainer.params = dataclasses.replace(
+            trainer.params, sync_init_tokens=workers - 1)
     if run.init_checkpoint and not start:
       trainer.init_checkpoint = _init_checkpoint(run.init_checkpoint, model)
     # Killed between an epoch's last checkpoint and its log line: finish it.

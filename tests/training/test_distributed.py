@@ -290,8 +290,15 @@ def test_local_cluster_with_a_worker_and_the_chief_killed_and_restarted(
   assert steps == sorted(set(steps)) and steps[-1] == 6
   assert steps[:resume_step] == list(range(1, resume_step + 1))
   assert batches[-1]["cross_entropy"] < batches[0]["cross_entropy"]
-  assert [r["epoch"] for r in epochs] == [1, 2]
-  assert 3 <= epochs[0]["step"] < 6 and epochs[1]["step"] == 6
+  # An epoch is logged once, at the first step the chief saw past its end;
+  # if that was the last step (the chief saw none of 3-5), only the last
+  # epoch has a row: no checkpoint of epoch 1's end exists to validate.
+  assert epochs[-1]["epoch"] == 2 and epochs[-1]["step"] == 6
+  if any(3 <= step < 6 for step in steps):
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert 3 <= epochs[0]["step"] < 6
+  else:
+    assert len(epochs) == 1
   assert epochs[-1]["val_loss"] is not None
   assert checkpoints.global_step(checkpoints.latest(str(model_dir))) == 6
   assert checkpoints.read_best(str(model_dir)) is not None
