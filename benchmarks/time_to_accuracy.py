@@ -22,6 +22,8 @@ import re
 from absl import app, flags
 
 from alexnet.core import atomic_files
+from alexnet.core.config import (ConvertConfig, ModelConfig, PipelineConfig,
+                                 TrainConfig)
 from alexnet.core.errors import UserError, exit_on_user_error
 from alexnet.estimator import train_log
 
@@ -80,10 +82,15 @@ def measure(run_dir, thresholds):
            for t in thresholds}
   train = _stage(run_dir, "train")
   evaluation = (_stage(run_dir, "evaluate") or {}).get("result", {})
-  # The stage's settings are the configs it ran, one dict each.
-  settings = {k: v for config in (train or {}).get("settings", {}).values()
-              for k, v in (config.items() if isinstance(config, dict)
-                           else ())}
+  # The stage's settings are the configs it ran, one dict each; a setting
+  # added since the run has its default (what the run did without it).
+  settings = {k: v for config in (ModelConfig(), TrainConfig(),
+                                  ConvertConfig(), PipelineConfig())
+              for k, v in config.to_dict().items()}
+  settings.update({k: v for config in (train or {}).get("settings",
+                                                         {}).values()
+                   for k, v in (config.items() if isinstance(config, dict)
+                                else ())})
   return {"epochs": curve, "first": first, "settings": settings,
           "finished": train is not None,
           "validation": evaluation.get("validation", {}).get("top1"),

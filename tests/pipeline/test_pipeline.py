@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -266,5 +267,21 @@ def test_time_to_accuracy_times_the_run_from_its_train_stage(run, tmp_path):
     assert result["test"] == json.load(f)["top1"]
   text = time_to_accuracy.table({"a": result, "b": result}, [0.0, 1.01])
   assert "(epoch 1, 1.00x)" in text and "not reached" in text
+  # A run recorded before a setting existed ran with its default: the same.
+  older = tmp_path / "older"
+  shutil.copytree(os.path.join(run_dir, "stages"), older / "stages")
+  shutil.copytree(os.path.join(run_dir, "model"), older / "model")
+  shutil.copy(os.path.join(run_dir, "pipeline.log"), older)
+  with open(older / "stages" / "train.json") as f:
+    record = json.load(f)
+  for config in record["settings"].values():
+    config.pop("class_balance", None)
+  record["settings"]["train"]["epochs"] += 1  # and one that differs
+  with open(older / "stages" / "train.json", "w") as f:
+    json.dump(record, f)
+  text = time_to_accuracy.table(
+      {"a": result, "b": time_to_accuracy.measure(str(older), [0.0])}, [0.0])
+  assert "class_balance" not in text
+  assert f"epochs={record['settings']['train']['epochs']}" in text
   with pytest.raises(time_to_accuracy.UserError, match="pipeline.log"):
     time_to_accuracy.measure(str(tmp_path), [0.99])
