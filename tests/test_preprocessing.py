@@ -294,3 +294,16 @@ def test_all_options_together_stay_in_range_and_vary():
   assert all(o.shape == (40, 40, 3) for o in outputs)
   assert all(0 <= o.min() and o.max() <= 255 for o in outputs)
   assert len({o.tobytes() for o in outputs}) == 4
+
+
+def test_views_start_with_the_plain_resize_and_differ():
+  image = _noise(30)
+  views = preprocessing.views(image, 16, len(preprocessing.TTA_VIEWS)).numpy()
+  assert views.shape == (len(preprocessing.TTA_VIEWS), 16, 16, 3)
+  np.testing.assert_array_equal(views[0],
+                                preprocessing.resize(image, 16).numpy())
+  for i in range(1, len(views)):
+    assert np.abs(views[i] - views[0]).mean() > 1.0, i
+  assert views.min() >= 0 and views.max() <= 255
+  with pytest.raises(ValueError, match="test-time views"):
+    preprocessing.views(image, 16, len(preprocessing.TTA_VIEWS) + 1)

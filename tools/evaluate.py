@@ -6,6 +6,10 @@
   python tools/evaluate.py --model_dir=runs/alexnet \\
       --test_dir=GTSRB/Final_Test/Images
 
+  # Test-time augmentation: the mean of 5 fixed views of each image:
+  python tools/evaluate.py --data_dir=data/tfrecords --model_dir=runs/alexnet \\
+      --tta_views=5
+
   # A .tflite model (or a frozen .pb), with size, latency and agreement, on
   # a TFRecord split or a GTSRB final-test folder:
   python tools/evaluate.py --model=alexnet_int8.tflite --data_dir=data/tfrecords \\
@@ -14,7 +18,8 @@
       --test_dir=GTSRB/Final_Test/Images [--crop_roi]
 
 Prints the report (per-class accuracy with sign names) and writes into
---output_dir (default MODEL_DIR/evaluation_SPLIT): report.json, report.txt,
+--output_dir (default MODEL_DIR/evaluation_SPLIT, with _ttaV for
+--tta_views=V): report.json, report.txt,
 confusion_matrix.png and the training curves (loss per batch and epoch,
 validation accuracy per epoch) from the model's train_log.jsonl.
 """
@@ -24,6 +29,7 @@ from absl import app, flags
 import json
 import os
 
+from alexnet.datasets import preprocessing
 from alexnet.evaluation import metrics
 
 from alexnet.evaluation import reports
@@ -45,6 +51,11 @@ flags.DEFINE_string("output_dir", None, "Where the report and plots go "
                     "(default: MODEL_DIR/evaluation_SPLIT).")
 define_integer("batch_size", 64, "Images per batch.", low=1)
 define_integer("num_threads", 0, "Op threads (0: all cores).", low=0)
+define_integer("tta_views", 0, "With --model_dir: test-time augmentation, "
+               "each image's probabilities the mean of this many fixed "
+               "views (the image, then scaled 0.92 and 1.08, rotated +-5 "
+               "degrees); 0: the image alone.", low=0,
+               high=len(preprocessing.TTA_VIEWS))
 flags.DEFINE_string("model", None, "A .tflite model or frozen .pb graph to "
                     "evaluate instead of --model_dir's checkpoint.")
 flags.DEFINE_string("reference_model", None, "With --model: the float model "
@@ -119,9 +130,10 @@ def main(argv):
                     "--model=FILE.tflite")
   report = reports.checkpoint_report(
       FLAGS.model_dir, FLAGS.data_dir, FLAGS.split, FLAGS.test_dir,
-      FLAGS.checkpoint, FLAGS.batch_size, FLAGS.num_threads)
+      FLAGS.checkpoint, FLAGS.batch_size, FLAGS.num_threads,
+      FLAGS.tta_views)
   output_dir = FLAGS.output_dir or reports.default_output_dir(
-      FLAGS.model_dir, FLAGS.split, FLAGS.test_dir)
+      FLAGS.model_dir, FLAGS.split, FLAGS.test_dir, FLAGS.tta_views)
   written = reports.write_report(
       report, load_model_config(FLAGS.model_dir).class_names, output_dir,
       FLAGS.model_dir)

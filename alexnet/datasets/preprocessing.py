@@ -275,6 +275,26 @@ def random_occlusion(image, seed=None):
   return tf.where(mask[..., tf.newaxis], colour, image)
 
 
+# Test-time augmentation's fixed views, (rotation in degrees, scale): the
+# image itself first, then small changes well inside the training
+# augmentation's range, so each view looks like a training image.
+TTA_VIEWS = ((0.0, 1.0), (0.0, 0.92), (0.0, 1.08), (5.0, 1.0), (-5.0, 1.0))
+
+
+def views(image, image_size, count):
+  """The first `count` TTA_VIEWS of one [H, W, 3] image: float32
+  [count, S, S, 3]; view 0 is `resize`'s output, exactly."""
+  if not 1 <= count <= len(TTA_VIEWS):
+    raise ValueError(f"{count} test-time views: choose 1 to "
+                     f"{len(TTA_VIEWS)}")
+  out = [resize(image, image_size)]
+  for degrees, scale in TTA_VIEWS[1:count]:
+    out.append(warp_resize(image, image_size,
+                           tf.constant(degrees * math.pi / 180),
+                           tf.constant(scale), tf.zeros([2])))
+  return tf.stack(out)
+
+
 def check_extra(extra):
   """ValueError naming any of `extra` not in EXTRA_AUGMENTATIONS."""
   unknown = sorted(set(extra) - set(EXTRA_AUGMENTATIONS))

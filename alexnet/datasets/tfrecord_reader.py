@@ -181,7 +181,7 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
                  num_epochs=1, seed=None,
                  drop_remainder=False, shuffle_buffer=10000, with_tracks=False,
                  shard=None, cache=None, augment_extra=(),
-                 balance_classes=False):
+                 balance_classes=False, tta_views=0):
   """A tf.data.Dataset of (images, labels) batches from one split.
 
   Args:
@@ -209,6 +209,8 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     augment_extra: any of preprocessing.EXTRA_AUGMENTATIONS.
     balance_classes: draw images with equal probability for every class
       (class_weights), num_epochs times the split's image count in all.
+    tta_views: with V > 0, each image as preprocessing.views' first V
+      test-time views, [B, V, S, S, 3] (evaluation; no augmentation).
 
   Returns:
     Dataset of (float32 [B, S, S, 3] raw RGB in 0..255, int64 [B] labels),
@@ -278,9 +280,12 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     dataset = dataset.repeat(num_epochs)
 
   def preprocess(image, label, track):
-    image = preprocessing.preprocess(image, image_size, augment=augment,
-                                     color=augment_color, seed=seed,
-                                     extra=augment_extra)
+    if tta_views:
+      image = preprocessing.views(image, image_size, tta_views)
+    else:
+      image = preprocessing.preprocess(image, image_size, augment=augment,
+                                       color=augment_color, seed=seed,
+                                       extra=augment_extra)
     return (image, label, track) if with_tracks else (image, label)
 
   dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,

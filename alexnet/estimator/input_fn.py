@@ -19,22 +19,24 @@ from alexnet.datasets import tfrecord_reader
 def input_fn(data_dir, split, model, batch_size, is_training=False,
              augment=False, augment_color=False, num_epochs=1, seed=None,
              shard=None, with_tracks=False, augment_extra=(),
-             balance_classes=False):
+             balance_classes=False, tta_views=0):
   """(images, labels) tensors of one TFRecord split, for a ModelConfig;
   `shard` (index, count): a cluster worker's part of it; with_tracks:
-  (images, labels, track ids); augment_extra, balance_classes: as
-  tfrecord_reader.make_dataset's."""
+  (images, labels, track ids); augment_extra, balance_classes, tta_views:
+  as tfrecord_reader.make_dataset's."""
   dataset = tfrecord_reader.make_dataset(
       data_dir, split, model.image_size, batch_size,
       is_training=is_training, augment=augment, augment_color=augment_color,
       crop_roi=model.crop_roi, num_epochs=num_epochs, seed=seed,
       drop_remainder=is_training, shard=shard, with_tracks=with_tracks,
-      augment_extra=augment_extra, balance_classes=balance_classes)
+      augment_extra=augment_extra, balance_classes=balance_classes,
+      tta_views=tta_views)
   return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
 
 
-def test_folder_input_fn(test_dir, rows, model, batch_size):
-  """An input_fn over a GTSRB test folder's images (`rows`: its GTRows)."""
+def test_folder_input_fn(test_dir, rows, model, batch_size, tta_views=0):
+  """An input_fn over a GTSRB test folder's images (`rows`: its GTRows);
+  tta_views as tfrecord_reader.make_dataset's."""
 
   def generate():
     for r in rows:
@@ -47,10 +49,13 @@ def test_folder_input_fn(test_dir, rows, model, batch_size):
     dataset = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec([None, None, 3], tf.uint8),
         tf.TensorSpec([], tf.int64)))
-    dataset = dataset.map(
-        lambda image, label: (preprocessing.preprocess(
-            image, model.image_size), label),
-        num_parallel_calls=tf.data.AUTOTUNE)
+
+    def prepare(image, label):
+      if tta_views:
+        return preprocessing.views(image, model.image_size, tta_views), label
+      return preprocessing.preprocess(image, model.image_size), label
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
 

@@ -22,11 +22,23 @@ def predictions(checkpoint_path, model, input_fn, num_examples=None,
   probabilities, labels, tracks = [], [], []
   with tf.Graph().as_default():
     images, label_tensor, *track_tensor = input_fn()
-    spec = model_fn(images, label_tensor, ModeKeys.EVAL, Params(model))
-    values = {k: v for k, (v, _) in spec.eval_metric_ops.items()}
-    updates = [u for _, u in spec.eval_metric_ops.values()]
-    fetches = [spec.predictions["probabilities"], label_tensor, updates,
-               track_tensor]
+    if images.shape.rank == 5:
+      # Test-time views [B, V, S, S, 3]: the network sees the B*V images,
+      # and an image's probabilities are the mean of its views'. No
+      # streaming metrics: they would count views, not images.
+      views = images.shape[1]
+      spec = model_fn(tf.reshape(images, [-1] + images.shape[2:].as_list()),
+                      None, ModeKeys.PREDICT, Params(model))
+      probability_tensor = tf.reduce_mean(tf.reshape(
+          spec.predictions["probabilities"], [-1, views, model.num_classes]),
+                                          axis=1)
+      values, updates = {}, []
+    else:
+      spec = model_fn(images, label_tensor, ModeKeys.EVAL, Params(model))
+      probability_tensor = spec.predictions["probabilities"]
+      values = {k: v for k, (v, _) in spec.eval_metric_ops.items()}
+      updates = [u for _, u in spec.eval_metric_ops.values()]
+    fetches = [probability_tensor, label_tensor, updates, track_tensor]
     with tf.compat.v1.Session(config=session_config) as sess:
       sess.run(tf.compat.v1.local_variables_initializer())
       checkpoints.restore(sess, checkpoint_path)

@@ -29,14 +29,18 @@ REPORT_TXT = "report.txt"
 CONFUSION_PNG = "confusion_matrix.png"
 
 
-def default_output_dir(model_dir, split="validation", test_dir=None):
+def default_output_dir(model_dir, split="validation", test_dir=None,
+                       tta_views=0):
+  """MODEL_DIR/evaluation_SPLIT (or _test_dir), with _ttaV for test-time
+  views, so it never replaces the plain evaluation."""
+  name = f"evaluation_{'test_dir' if test_dir else split}"
   return os.path.join(model_dir,
-                      f"evaluation_{'test_dir' if test_dir else split}")
+                      name + (f"_tta{tta_views}" if tta_views else ""))
 
 
 def checkpoint_report(model_dir, data_dir=None, split="validation",
                       test_dir=None, checkpoint="best", batch_size=64,
-                      num_threads=0):
+                      num_threads=0, tta_views=0):
   """The report of model_dir's checkpoint on a TFRecord split or a test folder.
 
   Args:
@@ -46,14 +50,20 @@ def checkpoint_report(model_dir, data_dir=None, split="validation",
     checkpoint: "best", "latest" or a checkpoint path prefix.
     batch_size: images per evaluation batch.
     num_threads: op threads (0: all cores).
+    tta_views: 0, or test-time augmentation: each image's probabilities the
+      mean of its first V preprocessing.TTA_VIEWS (the report says V).
   """
   checkpoint_path, model, input_fn, count, name = _evaluation_input(
-      model_dir, data_dir, split, test_dir, checkpoint, batch_size)
+      model_dir, data_dir, split, test_dir, checkpoint, batch_size,
+      tta_views)
   with tfrecord_reader.reading(data_dir, split) if data_dir and not test_dir \
       else contextlib.nullcontext():
-    return checkpoint_eval.evaluate(
+    report = checkpoint_eval.evaluate(
         checkpoint_path, model, input_fn, num_examples=count,
         desc=f"evaluate {name}", session_config=session_config(num_threads))
+  if tta_views:
+    report["tta_views"] = tta_views
+  return report
 
 
 def split_predictions(model_dir, data_dir, split, checkpoint="latest",
@@ -70,7 +80,7 @@ def split_predictions(model_dir, data_dir, split, checkpoint="latest",
 
 
 def _evaluation_input(model_dir, data_dir, split, test_dir, checkpoint,
-                      batch_size):
+                      batch_size, tta_views=0):
   """(checkpoint path, model, input_fn with track ids, image count, name)
   of checkpoint_report's arguments."""
   if not test_dir and not data_dir:
@@ -81,11 +91,12 @@ def _evaluation_input(model_dir, data_dir, split, test_dir, checkpoint,
   if test_dir:
     rows = gtsrb_layout.read_test_folder(test_dir)
     input_fn = input_fn_lib.test_folder_input_fn(test_dir, rows, model,
-                                                 batch_size)
+                                                 batch_size, tta_views)
     return checkpoint_path, model, input_fn, len(rows), "test_dir"
   manifest = tfrecord_reader.check_split(data_dir, split, model.num_classes)
   input_fn = lambda: input_fn_lib.input_fn(data_dir, split, model,
-                                           batch_size, with_tracks=True)
+                                           batch_size, with_tracks=True,
+                                           tta_views=tta_views)
   return (checkpoint_path, model, input_fn,
           tfrecord_reader.split_count(manifest, split), split)
 

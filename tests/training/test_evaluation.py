@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -14,6 +15,7 @@ from alexnet.evaluation import checkpoint_eval
 from alexnet.evaluation import reports
 
 from alexnet.datasets import gtsrb_layout
+from alexnet.datasets import preprocessing
 from alexnet.datasets.gtsrb_layout import TEST_GT_CSV
 from alexnet.core.errors import UserError
 from alexnet.estimator.input_fn import input_fn
@@ -118,3 +120,59 @@ def test_evaluate_model_dir_writes_the_report(tiny_model, tiny_gtsrb, tmp_path):
   assert report["count"] == 9
   assert sorted(report["written"]) == sorted(os.listdir(tmp_path))
   assert _read_report(tmp_path)["top1"] == report["top1"]
+
+
+def _probabilities(model_dir, data_dir, tta_views):
+  config = load_model_config(model_dir)
+  labels, probabilities, _, _ = checkpoint_eval.predictions(
+      checkpoints.latest(model_dir), config,
+      lambda: input_fn(data_dir, "validation", config, batch_size=4,
+                       tta_views=tta_views))
+  return labels, probabilities
+
+
+def test_test_time_views_average_each_views_probabilities(tiny_model,
+                                                         tiny_gtsrb):
+  data_dir = tiny_gtsrb["tfrecords"]
+  labels, plain = _probabilities(tiny_model, data_dir, 0)
+  labels_1, one_view = _probabilities(tiny_model, data_dir, 1)
+  # View 0 is the plain evaluation's image.
+  np.testing.assert_array_equal(labels_1, labels)
+  np.testing.assert_allclose(one_view, plain, atol=1e-6)
+  count = len(preprocessing.TTA_VIEWS)
+  _, averaged = _probabilities(tiny_model, data_dir, count)
+  np.testing.assert_allclose(averaged.sum(axis=1), 1.0, atol=1e-5)
+  assert np.abs(averaged - plain).max() > 1e-4  # the other views count
+  # The mean of each view on its own (views fed to the plain graph).
+  config = load_model_config(tiny_model)
+  with tf.Graph().as_default():
+    images, _ = input_fn(data_dir, "validation", config, batch_size=100,
+                         tta_views=count)
+    with tf.compat.v1.Session() as sess:
+      views = sess.run(images)
+  assert views.shape[1:] == (count, config.image_size, config.image_size, 3)
+
+  def one_view(v):
+    return tf.compat.v1.data.make_one_shot_iterator(
+        tf.data.Dataset.from_tensor_slices((views[:, v], labels)).batch(
+            4)).get_next()
+
+  per_view = [checkpoint_eval.predictions(
+      checkpoints.latest(tiny_model), config, lambda v=v: one_view(v))[1]
+              for v in range(count)]
+  np.testing.assert_allclose(averaged, np.mean(per_view, axis=0), atol=1e-5)
+
+
+def test_evaluate_tool_with_test_time_views(tool, tiny_model, tiny_gtsrb):
+  out = os.path.join(tiny_model, "evaluation_test_tta3")
+  tool("evaluate", f"--model_dir={tiny_model}",
+       f"--data_dir={tiny_gtsrb['tfrecords']}", "--split=test",
+       "--tta_views=3")
+  report = _read_report(out)
+  assert (report["tta_views"], report["count"]) == (3, 6)
+  shutil.rmtree(out)  # tiny_model is shared
+  refused = tool("evaluate", f"--model_dir={tiny_model}",
+                 f"--data_dir={tiny_gtsrb['tfrecords']}",
+                 f"--tta_views={len(preprocessing.TTA_VIEWS) + 1}",
+                 check=False)
+  assert refused.returncode == 1 and "--tta_views" in refused.stderr
