@@ -74,6 +74,23 @@ def _in_threads(*calls, timeout=240):
   assert not any(t.is_alive() for t in threads), "the cluster did not end"
 
 
+def test_running_tells_a_fresh_cluster_from_one_that_has_trained():
+  # Two parameter servers: the step is found wherever it was placed.
+  hosts = _hosts(workers=1, ps=2)
+  for index in (0, 1):
+    cluster_lib.start_server(_task(hosts, "ps", index))
+  worker = _task(hosts, "worker", 0)
+  server = cluster_lib.start_server(worker)
+  assert not cluster_lib.running(worker, server)
+  with tf.Graph().as_default():
+    with tf.device("/job:ps/task:1"):
+      step = tf.compat.v1.train.get_or_create_global_step()
+    with tf.compat.v1.Session(
+        server.target, config=cluster_lib.session_config(worker)) as sess:
+      sess.run(step.initializer)
+  assert cluster_lib.running(worker, server)
+
+
 @pytest.mark.slow
 def test_one_synchronous_step_is_one_step_at_the_total_batch(
     tiny_model, pattern_gtsrb, tmp_path):
