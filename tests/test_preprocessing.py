@@ -307,3 +307,12 @@ def test_views_start_with_the_plain_resize_and_differ():
   assert views.min() >= 0 and views.max() <= 255
   with pytest.raises(ValueError, match="test-time views"):
     preprocessing.views(image, 16, len(preprocessing.TTA_VIEWS) + 1)
+
+
+def test_preprocess_gives_the_views_and_refuses_augmenting_them():
+  image = _noise(30)
+  np.testing.assert_array_equal(
+      preprocessing.preprocess(image, 16, tta_views=3).numpy(),
+      preprocessing.views(image, 16, 3).numpy())
+  with pytest.raises(ValueError, match="not augmented"):
+    preprocessing.preprocess(image, 16, augment=True, tta_views=3)

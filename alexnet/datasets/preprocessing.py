@@ -304,15 +304,20 @@ def check_extra(extra):
 
 
 def preprocess(image, image_size, augment=False, color=False, seed=None,
-               extra=()):
+               extra=(), tta_views=0):
   """A decoded uint8 [H, W, 3] image -> float32 [S, S, 3] in 0..255.
 
   augment: random geometry, brightness and contrast; with color, also random
   gamma and saturation. extra: any of EXTRA_AUGMENTATIONS, each on its own
   or with augment, in this order: illumination (before brightness and
   contrast), blur, resample, perspective (in the resize's sampling pass),
-  occlusion (on the output). Without any, the plain resize.
+  occlusion (on the output). Without any, the plain resize. tta_views V > 0
+  (evaluation, no augmentation): `views`' [V, S, S, 3] instead.
   """
+  if tta_views:
+    if augment or extra:
+      raise ValueError("test-time views are not augmented")
+    return views(image, image_size, tta_views)
   check_extra(extra)
   if not augment and not extra:
     return resize(image, image_size)

@@ -280,12 +280,9 @@ def make_dataset(data_dir, split, image_size, batch_size, is_training=False,
     dataset = dataset.repeat(num_epochs)
 
   def preprocess(image, label, track):
-    if tta_views:
-      image = preprocessing.views(image, image_size, tta_views)
-    else:
-      image = preprocessing.preprocess(image, image_size, augment=augment,
-                                       color=augment_color, seed=seed,
-                                       extra=augment_extra)
+    image = preprocessing.preprocess(image, image_size, augment=augment,
+                                     color=augment_color, seed=seed,
+                                     extra=augment_extra, tta_views=tta_views)
     return (image, label, track) if with_tracks else (image, label)
 
   dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,

@@ -49,13 +49,10 @@ def test_folder_input_fn(test_dir, rows, model, batch_size, tta_views=0):
     dataset = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec([None, None, 3], tf.uint8),
         tf.TensorSpec([], tf.int64)))
-
-    def prepare(image, label):
-      if tta_views:
-        return preprocessing.views(image, model.image_size, tta_views), label
-      return preprocessing.preprocess(image, model.image_size), label
-
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        lambda image, label: (preprocessing.preprocess(
+            image, model.image_size, tta_views=tta_views), label),
+        num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
 

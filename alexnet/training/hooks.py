@@ -13,10 +13,9 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
 
   Without a `log` and `on_epoch_end` (a cluster's other workers) only the
   bar. With `read_global_step` (a cluster) the step is read after each run,
-  since other workers' runs also move it: StopAtStepHook, which adds one to
-  the step read before the run, missed the last step when another worker's
-  gradients had moved it on, and the chief then waited for ever for a
-  gradient from a worker that had finished.
+  since other workers' runs also move it; so is the stop (StopAtStepHook
+  adds one to the step read before the run, and missed the last step when
+  other workers had moved it on: the chief then waited for ever).
   """
 
   def __init__(self, scalars, steps_per_epoch, max_steps, batch_size, log,
@@ -61,18 +60,16 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
     if self._read_global_step:
       self._step = int(run_context.session.run(
           tf.compat.v1.train.get_global_step()))
-      if self._step >= self._max_steps:
-        run_context.request_stop()
-      if self._step == previous:
-        # The run returned before its step was applied (a restarted chief
-        # takes a sync token left over from before it was killed): that
-        # step is logged by the run that sees it.
-        return
     else:
       # Each run is one step of this process: no need to read the global step.
       self._step += 1
-      if self._step >= self._max_steps:
-        run_context.request_stop()
+    if self._step >= self._max_steps:
+      run_context.request_stop()
+    if self._step == previous:
+      # The run returned before its step was applied (a restarted chief
+      # takes a sync token left over from before it was killed): that step
+      # is logged by the run that sees it.
+      return
     values = {k: float(v) for k, v in run_values.results.items()}
     epoch = (self._step - 1) // self._steps_per_epoch + 1
     if self._log is not None:

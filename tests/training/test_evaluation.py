@@ -163,14 +163,17 @@ def test_test_time_views_average_each_views_probabilities(tiny_model,
   np.testing.assert_allclose(averaged, np.mean(per_view, axis=0), atol=1e-5)
 
 
-def test_evaluate_tool_with_test_time_views(tool, tiny_model, tiny_gtsrb):
-  out = os.path.join(tiny_model, "evaluation_test_tta3")
+def test_evaluate_tool_with_test_time_views(tool, tiny_model, tiny_gtsrb,
+                                            tmp_path):
+  out = tmp_path / "eval"
   tool("evaluate", f"--model_dir={tiny_model}",
        f"--data_dir={tiny_gtsrb['tfrecords']}", "--split=test",
-       "--tta_views=3")
+       "--tta_views=3", f"--output_dir={out}")
   report = _read_report(out)
   assert (report["tta_views"], report["count"]) == (3, 6)
-  shutil.rmtree(out)  # tiny_model is shared
+  # By default beside the plain evaluation, never over it.
+  assert reports.default_output_dir("m", "test", tta_views=3) != (
+      reports.default_output_dir("m", "test"))
   refused = tool("evaluate", f"--model_dir={tiny_model}",
                  f"--data_dir={tiny_gtsrb['tfrecords']}",
                  f"--tta_views={len(preprocessing.TTA_VIEWS) + 1}",
