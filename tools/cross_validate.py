@@ -4,6 +4,8 @@
       --output_dir=data/converted_full            # keep full images for --crop_roi
   python tools/cross_validate.py --input_dir=data/converted_full \\
       --output_dir=runs/cv5 --folds=5 --preset=gtsrb-99 [--epochs=... ...]
+  # or one fold per machine (--run_folds=I), the fold_I folders copied
+  # into one --output_dir, then pooled there with --run_folds= (none)
 
 Deals each class's tracks evenly across --folds folds, trains one model per
 fold on the others (a pipeline preset's recipe, with any of the training
@@ -12,9 +14,11 @@ fold with the model that did not train on it, and writes
 OUTPUT_DIR/report.md and report.json: the pooled top-1 with its 95%
 interval by track, per-class accuracy with intervals, each fold, and the
 pooled validation curve by epoch (to choose the final model's --epochs).
-Run it again to resume: finished folds are not redone.
+Run it again to resume: finished folds are not redone. Until every fold
+is done, the report pools those that are and says it is partial.
 """
 
+import re
 import sys
 
 from absl import app, flags
@@ -33,6 +37,12 @@ flags.DEFINE_string("input_dir", None, "Output of tools/convert_dataset.py "
                     "(training images).")
 flags.DEFINE_string("output_dir", None, "The cross-validation run folder.")
 define_config_flags(PipelineConfig, only=("folds", "num_shards"))
+flags.DEFINE_string("run_folds", None, "The folds to train and predict "
+                    "here, comma-separated (e.g. 3,4; empty: none, only "
+                    "pool the folds done). Unset: every fold.")
+flags.register_validator(
+    "run_folds", lambda v: v is None or re.fullmatch(r"(\d+(,\d+)*)?", v),
+    message="--run_folds takes fold numbers, e.g. --run_folds=3,4")
 define_integer("split_seed", 0, "Seed of the deal of the tracks into folds.",
                low=0)
 flags.DEFINE_enum("preset", None, list(presets.PRESETS),
@@ -53,8 +63,12 @@ def main(argv):
   report = cross_validation.cross_validate(
       FLAGS.input_dir, FLAGS.output_dir, model, train, FLAGS.folds,
       seed=FLAGS.split_seed, num_shards=FLAGS.num_shards,
-      num_threads=train.num_threads, command=" ".join(["python"] + sys.argv))
+      num_threads=train.num_threads, command=" ".join(["python"] + sys.argv),
+      run_folds=None if FLAGS.run_folds is None else [
+          int(f) for f in FLAGS.run_folds.split(",") if f])
   low, high = (100 * v for v in report["top1_interval"])
+  if report["partial"]:
+    print(f"partial: {len(report['per_fold'])} of {FLAGS.folds} folds done")
   print(f"pooled top-1 {100 * report['top1']:.2f}% (95% interval {low:.2f}-"
         f"{high:.2f}%) over {report['count']} images, highest at epoch "
         f"{report['best_epoch']}: {FLAGS.output_dir}/"

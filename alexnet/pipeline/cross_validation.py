@@ -30,7 +30,13 @@ epoch count; the count chosen on it is itself a selection, so its top-1 is
 a little optimistic.
 
 A rerun skips the folds that have predictions.npz, resumes an interrupted
-fold's training from its checkpoint, and rewrites the report.
+fold's training from its checkpoint, and rewrites the report. `run_folds`
+trains only some folds, so that K machines (or sessions) can each train
+one: copy each finished fold_I folder (the report reads its
+predictions.npz, model/train_log.jsonl and tfrecords/manifest.json; the
+checkpoints and shards may stay behind) into one OUTPUT_DIR and rerun with
+no fold to train (run_folds=[]) to pool them. Until every fold is done
+the report is marked partial and pools the folds that are.
 """
 
 import json
@@ -83,27 +89,29 @@ def _check_settings(output_dir, settings):
 
 def _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
               seed, num_shards, num_threads):
-  """Builds, trains and predicts fold `fold` (what is not done yet);
-  returns its predictions {labels, probabilities, tracks}."""
+  """Builds, trains and predicts fold `fold` (what is not done yet)."""
   here = fold_dir(output_dir, fold)
   data_dir = os.path.join(here, "tfrecords")
   model_dir = os.path.join(here, "model")
   done = os.path.join(here, PREDICTIONS)
-  if not os.path.exists(done):
-    if not os.path.exists(os.path.join(data_dir, tfrecord_writer.MANIFEST)):
-      ensure_dir(here)
-      tfrecord_writer.build(converted_dir, data_dir, num_shards=num_shards,
-                            seed=seed, folds=folds, fold=fold,
-                            overwrite=True)
-    trainer.train(data_dir, model_dir, model, train_config)
-    labels, probabilities, tracks = reports.split_predictions(
-        model_dir, data_dir, "validation", "latest",
-        train_config.batch_size, num_threads)
-    with atomic_path(done) as tmp:
-      with open(tmp, "wb") as f:
-        np.savez(f, labels=labels, probabilities=probabilities,
-                 tracks=tracks)
-  with np.load(done) as saved:
+  if os.path.exists(done):
+    return
+  if not os.path.exists(os.path.join(data_dir, tfrecord_writer.MANIFEST)):
+    ensure_dir(here)
+    tfrecord_writer.build(converted_dir, data_dir, num_shards=num_shards,
+                          seed=seed, folds=folds, fold=fold, overwrite=True)
+  trainer.train(data_dir, model_dir, model, train_config)
+  labels, probabilities, tracks = reports.split_predictions(
+      model_dir, data_dir, "validation", "latest", train_config.batch_size,
+      num_threads)
+  with atomic_path(done) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez(f, labels=labels, probabilities=probabilities, tracks=tracks)
+
+
+def _fold_predictions(output_dir, fold):
+  """A done fold's predictions {labels, probabilities, tracks}."""
+  with np.load(os.path.join(fold_dir(output_dir, fold), PREDICTIONS)) as saved:
     return {k: saved[k] for k in ("labels", "probabilities", "tracks")}
 
 
@@ -129,13 +137,14 @@ def pooled_curve(curves, counts):
   return rows
 
 
-def pooled_report(predictions, class_names, curves=None):
+def pooled_report(predictions, class_names, curves=None, fold_ids=None):
   """The report of the folds' predictions taken together.
 
   Args:
     predictions: per fold {labels, probabilities, tracks}.
     class_names: the model's classes.
     curves: per fold {epoch: (val_top1, val_loss)}, or None.
+    fold_ids: each prediction's fold number; None: 0, 1, ...
 
   Returns:
     metrics.classification_report of all of them, its per_class rows with
@@ -153,7 +162,9 @@ def pooled_report(predictions, class_names, curves=None):
   for row, extra in zip(report["per_class"], intervals):
     row.update(tracks=extra["tracks"], interval=extra["interval"])
   report["per_fold"] = []
-  for fold, p in enumerate(predictions):
+  if fold_ids is None:
+    fold_ids = range(len(predictions))
+  for fold, p in zip(fold_ids, predictions):
     one = metrics.classification_report(p["labels"], p["probabilities"],
                                         class_names, p["tracks"])
     report["per_fold"].append({"fold": fold, **{
@@ -170,8 +181,11 @@ def pooled_report(predictions, class_names, curves=None):
 def format_markdown(report, command=None):
   """report.md: the pooled figure, the folds, the curve, the classes."""
   low, high = report["top1_interval"]
+  done, folds = len(report["per_fold"]), report["folds"]
+  title = (f"{folds} folds" if done == folds else
+           f"{done} of {folds} folds: partial, the others not yet run")
   lines = [
-      f"# Cross-validation by track ({len(report['per_fold'])} folds)", "",
+      f"# Cross-validation by track ({title})", "",
       f"Pooled top-1 **{report['top1']:.2%}** (95% interval {low:.2%}-"
       f"{high:.2%} by track), {report['count']} images of "
       f"{report['tracks']} tracks, each predicted by the fold model that "
@@ -206,9 +220,10 @@ def format_markdown(report, command=None):
 
 def cross_validate(converted_dir, output_dir, model, train_config, folds,
                    seed=0, num_shards=2, num_threads=0, command=None,
-                   log=print):
-  """Trains and predicts every fold (those not done yet); writes and
-  returns the pooled report (see the module docstring).
+                   log=print, run_folds=None):
+  """Trains and predicts every fold (those not done yet), or those of
+  `run_folds`; writes and returns the report of the folds done (see the
+  module docstring): `partial` is True while some fold is not.
 
   Args:
     converted_dir: a converted training set (tools/convert_dataset.py).
@@ -220,8 +235,14 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
     num_threads: op threads of the prediction (0: all cores).
     command: the command line, for the report.
     log: callable taking one line.
+    run_folds: the fold numbers to train and predict here; None: all.
   """
   PipelineConfig(folds=folds, fold=0)  # folds in range: one line if not
+  run_folds = range(folds) if run_folds is None else sorted(set(run_folds))
+  for fold in run_folds:
+    if not 0 <= fold < folds:
+      raise UserError(f"--run_folds={fold} is out of range: with --folds="
+                      f"{folds} the folds are 0 to {folds - 1}")
   # Refused here, before anything is written, if a class is too rare.
   tfrecord_writer.deal_folds(jpeg_folders.read_annotations(converted_dir),
                              folds, seed)
@@ -229,17 +250,22 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
       "converted_dir": os.path.abspath(converted_dir), "folds": folds,
       "seed": seed, "num_shards": num_shards, "model": model.to_dict(),
       "train": train_config.to_dict()})
-  predictions = []
-  for fold in tqdm(range(folds), desc="folds", unit="fold"):
-    predictions.append(_run_fold(converted_dir, output_dir, fold, folds,
-                                 model, train_config, seed, num_shards,
-                                 num_threads))
-    log(f"fold {fold}: {len(predictions[-1]['labels'])} images predicted")
+  for fold in tqdm(run_folds, desc="folds", unit="fold"):
+    _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
+              seed, num_shards, num_threads)
+    log(f"fold {fold}: predicted")
+  done = [f for f in range(folds) if os.path.exists(
+      os.path.join(fold_dir(output_dir, f), PREDICTIONS))]
+  if not done:
+    raise UserError(f"no fold of {output_dir} is done yet: name folds to "
+                    "train in --run_folds, or copy finished fold_I folders "
+                    "into it")
+  predictions = [_fold_predictions(output_dir, f) for f in done]
   manifest = tfrecord_reader.read_manifest(
-      os.path.join(fold_dir(output_dir, 0), "tfrecords"))
+      os.path.join(fold_dir(output_dir, done[0]), "tfrecords"))
   report = pooled_report(predictions, tfrecord_reader.class_names(manifest),
-                         [_fold_curve(output_dir, f) for f in range(folds)])
-  report["command"] = command
+                         [_fold_curve(output_dir, f) for f in done], done)
+  report.update(folds=folds, partial=len(done) < folds, command=command)
   atomic_write(os.path.join(output_dir, REPORT_JSON),
                json.dumps(report, indent=2) + "\n")
   atomic_write(os.path.join(output_dir, REPORT_MD),

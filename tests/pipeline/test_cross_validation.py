@@ -3,6 +3,7 @@ and refused on bad input; and the final model trained on every track."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -111,6 +112,54 @@ def test_a_rerun_redoes_only_the_unfinished_fold(cv_run, converted):
                                     folds=2, seed=4, num_shards=1)
 
 
+def _copy_fold(run, fold, to):
+  """What another machine's finished fold_I sends back: no checkpoints, no
+  shards."""
+  for part in (cross_validation.PREDICTIONS,
+               os.path.join("model", train_log.LOG_NAME),
+               os.path.join("tfrecords", "manifest.json")):
+    source = os.path.join(cross_validation.fold_dir(run, fold), part)
+    target = os.path.join(cross_validation.fold_dir(to, fold), part)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+@pytest.mark.slow
+def test_folds_run_apart_pool_as_one_run(cv_run, converted, tmp_path):
+  run, whole = cv_run
+  out = str(tmp_path / "pooled")
+
+  def pool():
+    return cross_validation.cross_validate(
+        converted, out, TINY.model, TINY.train, folds=2, seed=3,
+        num_shards=1, log=lambda _: None, run_folds=[])
+
+  with pytest.raises(UserError, match=r"^no fold of .*pooled is done yet"):
+    pool()
+  _copy_fold(run, 1, out)
+  partial = pool()
+  assert partial["partial"] and partial["per_fold"] == whole["per_fold"][1:]
+  assert partial["count"] == whole["per_fold"][1]["count"]
+  with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
+    assert f.readline() == ("# Cross-validation by track (1 of 2 folds: "
+                            "partial, the others not yet run)\n")
+  _copy_fold(run, 0, out)
+  pooled = pool()
+  assert not pooled["partial"]
+  for key in ("top1", "top1_interval", "per_fold", "per_class", "curve"):
+    assert pooled[key] == whole[key], key
+
+
+def test_a_fold_out_of_range_is_refused_before_anything_is_written(
+    converted, tmp_path):
+  out = tmp_path / "cv"
+  with pytest.raises(UserError, match=r"^--run_folds=2 is out of range: with "
+                     r"--folds=2 the folds are 0 to 1$"):
+    cross_validation.cross_validate(converted, str(out), TINY.model,
+                                    TINY.train, folds=2, run_folds=[0, 2])
+  assert not out.exists()
+
+
 def test_too_many_folds_is_refused_before_anything_is_written(converted,
                                                               tmp_path):
   out = tmp_path / "cv"
@@ -178,6 +227,13 @@ def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
   missing = tool("cross_validate", f"--input_dir={converted}",
                  f"--output_dir={out}", check=False)
   assert missing.returncode == 1 and "--folds" in missing.stderr
+  bad = tool("cross_validate", f"--input_dir={converted}",
+             f"--output_dir={out}", "--folds=2", "--run_folds=1,x",
+             check=False)
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines() == [
+      "error: flag --run_folds=1,x: --run_folds takes fold numbers, e.g. "
+      "--run_folds=3,4"]
 
 
 @pytest.mark.slow
@@ -202,6 +258,16 @@ def test_the_tool_trains_a_presets_recipe_with_flags_over_it(converted,
   with open(out / cross_validation.REPORT_JSON) as f:
     report = json.load(f)
   assert report["count"] == len(TINY.classes) * TINY.tracks * TINY.frames
+  # Pooling alone trains nothing and gives the same figure.
+  (out / cross_validation.REPORT_JSON).unlink()
+  pooled = tool("cross_validate", f"--input_dir={converted}",
+                f"--output_dir={out}", "--folds=2", "--num_shards=1",
+                "--preset=gtsrb-99", "--nocrop_roi",
+                f"--image_size={TINY.image_size}",
+                f"--fc_units={TINY.model.fc_units}", "--batch_size=9",
+                "--epochs=1", "--warmup_epochs=0.5", "--run_folds=")
+  assert f"pooled top-1 {100 * report['top1']:.2f}%" in pooled.stdout
+  assert "partial" not in pooled.stdout
 
 
 def test_no_preset_resolves_to_the_configs_defaults():
