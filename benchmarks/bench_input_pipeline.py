@@ -19,7 +19,8 @@ decodes and fills the cache).
 order, so a drifting load shows): cache / nocache (the decoded-images cache
 on or off), tfdata1 / tfdata2 (a private tf.data thread pool of that size
 instead of the session's inter-op threads), inter1 (one inter-op thread
-instead of --threads).
+instead of --threads), onepass (cached, the training warp sampled at output
+size in one pass instead of preprocessing.TRAINING_OVERSAMPLING).
 """
 
 import math
@@ -34,6 +35,7 @@ import tensorflow as tf
 from alexnet.core.config import ModelConfig, TrainConfig
 from alexnet.core.errors import exit_on_user_error
 from alexnet.core.session import check_precision, session_config
+from alexnet.datasets import preprocessing
 from alexnet.datasets import tfrecord_reader
 from alexnet.estimator.model_fn import ModeKeys, Params, model_fn
 
@@ -59,7 +61,8 @@ flags.DEFINE_integer("train_steps", 10, "Training steps to time (after 3).")
 flags.mark_flag_as_required("data_dir")
 FLAGS = flags.FLAGS
 
-VARIANTS = ("cache", "nocache", "tfdata1", "tfdata2", "inter1")
+VARIANTS = ("cache", "nocache", "tfdata1", "tfdata2", "inter1", "onepass")
+_OVERSAMPLING = preprocessing.TRAINING_OVERSAMPLING
 
 
 def _config(variant):
@@ -83,6 +86,9 @@ def time_pipeline(variant):
   """(seconds, CPU seconds) per batch of the training input pipeline."""
   manifest = tfrecord_reader.read_manifest(FLAGS.data_dir)
   cache = variant != "nocache"
+  # Read when the graph is built: only this variant's graph samples once.
+  preprocessing.TRAINING_OVERSAMPLING = (None if variant == "onepass" else
+                                         _OVERSAMPLING)
   with tf.Graph().as_default():
     dataset = tfrecord_reader.make_dataset(
         FLAGS.data_dir, FLAGS.split, FLAGS.image_size, FLAGS.batch_size,

@@ -43,6 +43,41 @@ def test_shift_moves_content_by_a_fraction_of_the_size():
   np.testing.assert_allclose(shifted[:, 5:], image.numpy()[:, :15], atol=1e-3)
 
 
+def _sign_like(size=25):
+  """A disc with a rim on a gradient: the edges and flats of a sign crop."""
+  rows, cols = np.mgrid[0:size, 0:size]
+  radius = np.hypot(rows - size / 2, cols - size / 2)
+  grey = np.where(radius < size * 0.3, 230, np.where(radius < size * 0.4,
+                                                    40, 120 + 3 * cols))
+  return tf.constant(np.stack([grey, grey * 0.8, 255 - grey], -1).astype(
+      np.uint8))
+
+
+def test_oversampled_warp_is_close_to_one_pass_and_closer_the_more():
+  image = _sign_like()
+  draws = dict(angle=0.12, scale=1.06, shift=(0.04, -0.03))
+  one_pass = _transform(image, 99, **draws)
+
+  def oversampled(k):
+    return preprocessing.warp_resize(
+        image, 99, tf.constant(draws["angle"]), tf.constant(draws["scale"]),
+        tf.constant(draws["shift"]), oversampling=k).numpy()
+
+  differences = [np.abs(oversampled(k) - one_pass).mean() for k in (1, 2, 3)]
+  assert 0 < differences[2] < differences[1] < differences[0]
+  # The training default: within a grey level or two of one pass.
+  assert preprocessing.TRAINING_OVERSAMPLING == 2 and differences[1] < 2.0
+  assert oversampled(2).shape == (99, 99, 3)
+
+
+def test_oversampling_a_large_enough_source_is_one_pass():
+  image = _image(30, 24)
+  args = (tf.constant(0.2), tf.constant(0.95), tf.constant((0.05, 0.0)))
+  np.testing.assert_array_equal(
+      preprocessing.warp_resize(image, 40, *args, oversampling=2).numpy(),
+      preprocessing.warp_resize(image, 40, *args).numpy())
+
+
 def test_augmentation_varies_stays_in_range_and_never_mirrors():
   # Bright left half, dark right half: a mirror would swap them.
   pixels = np.zeros((32, 32, 3), np.uint8)

@@ -6,21 +6,23 @@ is geometric (small rotation, scale, translation) and photometric
 no flips: a mirrored "keep left" is a "keep right", and mirrored digits or
 arrows are not valid signs.
 
-The geometric augmentation and the resize are one ImageProjectiveTransformV3
-op sampling the source image directly, so a training image is interpolated
-once, at output size, whatever size the source is. The photometric changes
-come before it, on the source's pixels (a tenth as many as the output's for
-32x32 sources at 99x99; BENCHMARKS.md, input pipeline): brightness,
-contrast and saturation are affine maps of each pixel, which commute with
-bilinear sampling but for clipping, and gamma is a smooth monotone curve
-that nearly does.
+The geometric augmentation is one ImageProjectiveTransformV3 op sampling
+the source image directly; it costs per output pixel, several times a
+resize, so training warps to a square of twice the source's side (where
+that is below the output's) and a bilinear resize takes it to output size:
+two interpolations, the first at twice the source's resolution so that it
+barely smooths. The photometric changes come before the warp, on the
+source's pixels (a tenth as many as the output's for 32x32 sources at
+99x99): brightness, contrast and saturation are affine maps of each pixel,
+which commute with bilinear sampling but for clipping, and gamma is a
+smooth monotone curve that nearly does.
 
 EXTRA_AUGMENTATIONS cover the conditions of GTSRB's test images that the
 above do not (each its own training flag, off by default; issue 28):
 uneven illumination and colour casts, blur, the low resolution of distant
 signs, oblique views and partial occlusion. Illumination and blur work on
 the source's pixels too; the down-sampling of `resample` is followed by
-the one sampling pass up to the output size; the perspective is part of
+the warp's sampling up to the output size; the perspective is part of
 that pass's transform; the occluding rectangle goes on the output, so it
 stays a rectangle. Global brightness and contrast are stronger in none of
 them: the per-image standardization undoes those, and histogram
@@ -54,6 +56,10 @@ MAX_CORNER_SHIFT = 0.1  # Of the side, in x and y, for each corner.
 OCCLUSION_PROBABILITY = 0.5
 OCCLUSION_AREA = (0.02, 0.2)  # Of the image.
 MAX_OCCLUSION_ASPECT = 3.0
+# Training warps at up to twice the source's side, then resizes
+# (warp_resize's oversampling): how close that is to one pass, and what it
+# saves, are in BENCHMARKS.md (the input pipeline at 99x99).
+TRAINING_OVERSAMPLING = 2
 
 
 def _op_seed(seed, index):
@@ -126,26 +132,39 @@ def _with_perspective(transform, image_size, corners):
   return tf.reshape(matrix / matrix[2, 2], [9])[:8]
 
 
-def warp_resize(image, image_size, angle, scale, shift, corners=None):
+def warp_resize(image, image_size, angle, scale, shift, corners=None,
+                oversampling=None):
   """`image` rotated by `angle` (radians; positive turns clockwise on screen),
   scaled by `scale` and shifted by `shift` (x, y fractions of the size), and
   with `corners` ([4, 2] or None) also warped projectively so that the
   source's corners moved by them (fractions of the side; corner_homography)
-  fill the output; resized to float32 [S, S, 3] in the same sampling pass."""
+  fill the output; resized to float32 [S, S, 3].
+
+  oversampling None: in the same sampling pass. k: warped to a square of k
+  times the source's longer side (if that is below S), then resized to S:
+  ImageProjectiveTransformV3 costs per output pixel, several times a
+  resize's, so the second interpolation buys most of its cost back.
+  """
   shape = tf.shape(image)
-  transform = _affine_resize_transform(shape[0], shape[1], image_size, angle,
+  side = tf.constant(image_size)
+  if oversampling is not None:
+    side = tf.minimum(side, oversampling * tf.reduce_max(shape[:2]))
+  transform = _affine_resize_transform(shape[0], shape[1], side, angle,
                                        scale, shift)
   if corners is not None:
-    transform = _with_perspective(transform, image_size, corners)
+    transform = _with_perspective(transform, side, corners)
   out = tf.raw_ops.ImageProjectiveTransformV3(
       images=tf.cast(image, tf.float32)[tf.newaxis],
       transforms=transform[tf.newaxis],
-      output_shape=tf.constant([image_size, image_size], tf.int32),
+      output_shape=tf.stack([side, side]),
       fill_value=tf.constant(0.0),
       interpolation="BILINEAR",
-      fill_mode="NEAREST")  # Edge pixels, not black corners.
+      fill_mode="NEAREST")[0]  # Edge pixels, not black corners.
+  if oversampling is not None:
+    out = tf.image.resize(out, [image_size, image_size],
+                          method=tf.image.ResizeMethod.BILINEAR)
   # Bilinear weights can sum to a hair over 1 (255.00002 on AVX2 CI).
-  out = tf.clip_by_value(out[0], 0.0, 255.0)
+  out = tf.clip_by_value(out, 0.0, 255.0)
   return tf.ensure_shape(out, [image_size, image_size, 3])
 
 
@@ -153,7 +172,8 @@ def random_warp_resize(image, image_size, geometry=True, perspective=False,
                        seed=None):
   """`image` resized to [S, S, 3] through random geometry (rotation, scale,
   shift) and/or a random perspective (each corner moved up to
-  MAX_CORNER_SHIFT of the side in x and y), in one sampling pass."""
+  MAX_CORNER_SHIFT of the side in x and y), warped at up to
+  TRAINING_OVERSAMPLING times the source's side."""
   if geometry:
     angle = tf.random.uniform([], -1.0, 1.0, seed=_op_seed(seed, 0)) * (
         MAX_ROTATION_DEGREES * math.pi / 180)
@@ -165,7 +185,8 @@ def random_warp_resize(image, image_size, geometry=True, perspective=False,
   corners = (tf.random.uniform([4, 2], -MAX_CORNER_SHIFT, MAX_CORNER_SHIFT,
                                seed=_op_seed(seed, 7))
              if perspective else None)
-  return warp_resize(image, image_size, angle, scale, shift, corners)
+  return warp_resize(image, image_size, angle, scale, shift, corners,
+                     oversampling=TRAINING_OVERSAMPLING)
 
 
 def random_brightness_contrast(image, seed=None):
