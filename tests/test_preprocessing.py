@@ -55,19 +55,33 @@ def _sign_like(size=25):
 
 def test_oversampled_warp_is_close_to_one_pass_and_closer_the_more():
   image = _sign_like()
-  draws = dict(angle=0.12, scale=1.06, shift=(0.04, -0.03))
-  one_pass = _transform(image, 99, **draws)
-
-  def oversampled(k):
-    return preprocessing.warp_resize(
-        image, 99, tf.constant(draws["angle"]), tf.constant(draws["scale"]),
-        tf.constant(draws["shift"]), oversampling=k).numpy()
-
-  differences = [np.abs(oversampled(k) - one_pass).mean() for k in (1, 2, 3)]
-  assert 0 < differences[2] < differences[1] < differences[0]
+  draws = (tf.constant(0.12), tf.constant(1.06), tf.constant((0.04, -0.03)))
+  one_pass = preprocessing.warp_resize(image, 99, *draws).numpy()
+  differences = {k: np.abs(preprocessing.warp_resize(
+      image, 99, *draws, oversampling=k).numpy() - one_pass).mean()
+                 for k in (1, 2, 3, preprocessing.TRAINING_OVERSAMPLING)}
+  assert 0 < differences[3] < differences[2] < differences[1]
   # The training default: within a grey level or two of one pass.
-  assert preprocessing.TRAINING_OVERSAMPLING == 2 and differences[1] < 2.0
-  assert oversampled(2).shape == (99, 99, 3)
+  assert differences[preprocessing.TRAINING_OVERSAMPLING] < 2.0
+
+
+def test_the_training_warp_is_oversampled():
+  # The same draws as random_warp_resize's (the same global and op seeds).
+  image, seed = _sign_like(), 3
+  tf.random.set_seed(4)
+  trained = preprocessing.random_warp_resize(image, 99, seed=seed).numpy()
+  tf.random.set_seed(4)
+  angle = tf.random.uniform([], -1.0, 1.0, seed=seed) * (
+      preprocessing.MAX_ROTATION_DEGREES * math.pi / 180)
+  scale = tf.random.uniform([], *preprocessing.SCALE_RANGE, seed=seed + 1)
+  shift = tf.random.uniform([2], -preprocessing.MAX_TRANSLATION,
+                            preprocessing.MAX_TRANSLATION, seed=seed + 2)
+  oversampled = preprocessing.warp_resize(
+      image, 99, angle, scale, shift,
+      oversampling=preprocessing.TRAINING_OVERSAMPLING).numpy()
+  np.testing.assert_array_equal(trained, oversampled)
+  one_pass = preprocessing.warp_resize(image, 99, angle, scale, shift).numpy()
+  assert not np.array_equal(trained, one_pass)
 
 
 def test_oversampling_a_large_enough_source_is_one_pass():

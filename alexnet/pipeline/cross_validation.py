@@ -66,6 +66,10 @@ def fold_dir(output_dir, fold):
   return os.path.join(output_dir, f"fold_{fold}")
 
 
+def _predictions_path(output_dir, fold):
+  return os.path.join(fold_dir(output_dir, fold), PREDICTIONS)
+
+
 def _check_settings(output_dir, settings):
   """Writes the settings of a new run; UserError if output_dir holds a run
   with other settings."""
@@ -93,7 +97,7 @@ def _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
   here = fold_dir(output_dir, fold)
   data_dir = os.path.join(here, "tfrecords")
   model_dir = os.path.join(here, "model")
-  done = os.path.join(here, PREDICTIONS)
+  done = _predictions_path(output_dir, fold)
   if os.path.exists(done):
     return
   if not os.path.exists(os.path.join(data_dir, tfrecord_writer.MANIFEST)):
@@ -111,7 +115,7 @@ def _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
 
 def _fold_predictions(output_dir, fold):
   """A done fold's predictions {labels, probabilities, tracks}."""
-  with np.load(os.path.join(fold_dir(output_dir, fold), PREDICTIONS)) as saved:
+  with np.load(_predictions_path(output_dir, fold)) as saved:
     return {k: saved[k] for k in ("labels", "probabilities", "tracks")}
 
 
@@ -254,8 +258,8 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
     _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
               seed, num_shards, num_threads)
     log(f"fold {fold}: predicted")
-  done = [f for f in range(folds) if os.path.exists(
-      os.path.join(fold_dir(output_dir, f), PREDICTIONS))]
+  done = [f for f in range(folds)
+          if os.path.exists(_predictions_path(output_dir, f))]
   if not done:
     raise UserError(f"no fold of {output_dir} is done yet: name folds to "
                     "train in --run_folds, or copy finished fold_I folders "
