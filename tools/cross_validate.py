@@ -6,6 +6,8 @@
       --output_dir=runs/cv5 --folds=5 --preset=gtsrb-99 [--epochs=... ...]
   # or one fold per machine (--run_folds=I), the fold_I folders copied
   # into one --output_dir, then pooled there with --run_folds= (none)
+  python tools/cross_validate.py ... --output_dir=runs/cv5_blur --augment_blur \
+      --run_folds=1,2 --baseline_dir=runs/cv5    # an option against the recipe
 
 Deals each class's tracks evenly across --folds folds, trains one model per
 fold on the others (a pipeline preset's recipe, with any of the training
@@ -43,6 +45,11 @@ flags.DEFINE_string("run_folds", None, "The folds to train and predict "
 flags.register_validator(
     "run_folds", lambda v: v is None or re.fullmatch(r"(\d+(,\d+)*)?", v),
     message="--run_folds takes fold numbers, e.g. --run_folds=3,4")
+flags.DEFINE_string("baseline_dir", None, "Another cross-validation "
+                    "--output_dir with the same --folds and --split_seed "
+                    "(e.g. the recipe without the option tried here): the "
+                    "report adds the difference, paired image by image on "
+                    "the folds both have done, with its interval.")
 define_integer("split_seed", 0, "Seed of the deal of the tracks into folds.",
                low=0)
 flags.DEFINE_enum("preset", None, list(presets.PRESETS),
@@ -65,7 +72,8 @@ def main(argv):
       seed=FLAGS.split_seed, num_shards=FLAGS.num_shards,
       num_threads=train.num_threads, command=" ".join(["python"] + sys.argv),
       run_folds=None if FLAGS.run_folds is None else [
-          int(f) for f in FLAGS.run_folds.split(",") if f])
+          int(f) for f in FLAGS.run_folds.split(",") if f],
+      baseline_dir=FLAGS.baseline_dir)
   low, high = (100 * v for v in report["top1_interval"])
   if report["partial"]:
     print(f"partial: {len(report['per_fold'])} of {FLAGS.folds} folds done")
@@ -73,6 +81,13 @@ def main(argv):
         f"{high:.2f}%) over {report['count']} images, highest at epoch "
         f"{report['best_epoch']}: {FLAGS.output_dir}/"
         f"{cross_validation.REPORT_MD}")
+  against = report.get("against")
+  if against:
+    low, high = (100 * v for v in against["interval"])
+    print(f"against {against['baseline_dir']} on folds "
+          f"{','.join(map(str, against['folds']))}: "
+          f"{100 * against['difference']:+.2f} points (95% interval "
+          f"{low:+.2f} to {high:+.2f})")
 
 
 if __name__ == "__main__":

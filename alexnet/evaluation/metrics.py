@@ -50,18 +50,25 @@ def track_groups(tracks, count):
   return np.unique(tracks, return_inverse=True)[1]
 
 
+def _variance_of_mean(values, group):
+  """The cluster-robust variance of the mean of `values` [N] whose images
+  of one group (indices [N], 0..G-1) are drawn together."""
+  sizes = np.bincount(group).astype(np.float64)
+  sums = np.bincount(group, weights=values)
+  groups = sizes.size
+  spread = ((sums - values.mean() * sizes) ** 2).sum()
+  return spread * groups / max(groups - 1, 1) / values.size ** 2
+
+
 def top1_interval(correct, tracks=None, z=1.96):
   """(low, high): the interval of the mean of `correct` (bools [N]) with
   images of one track (`tracks`, ids [N]; None or -1: an image of its own)
   drawn together; see the module docstring. z=1.96: 95%."""
   correct = np.asarray(correct, dtype=np.float64)
   group = track_groups(tracks, correct.size)
-  sizes = np.bincount(group).astype(np.float64)
-  hits = np.bincount(group, weights=correct)
-  n, groups = correct.size, sizes.size
+  n, groups = correct.size, int(group.max()) + 1
   p = correct.mean()
-  spread = ((hits - p * sizes) ** 2).sum() * groups / max(groups - 1, 1)
-  variance = spread / n ** 2
+  variance = _variance_of_mean(correct, group)
   # No spread (no error, or none right): each track counts once.
   effective = p * (1 - p) / variance if variance > 0 else float(groups)
   effective = min(effective, float(n))
@@ -69,6 +76,24 @@ def top1_interval(correct, tracks=None, z=1.96):
   half = z / (1 + z * z / effective) * np.sqrt(
       p * (1 - p) / effective + z * z / (4 * effective ** 2))
   return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+
+
+def paired_difference(correct_a, correct_b, tracks=None, z=1.96):
+  """(difference, low, high): top-1 of b minus top-1 of a on the same
+  images (`correct_a`, `correct_b` bools [N]), with its interval (z=1.96:
+  95%) by track as top1_interval draws them. Paired, so what is hard for
+  both cancels: far narrower than the two intervals apart. The normal
+  interval of the mean per-image difference; [0, 0] where no image
+  differs."""
+  a = np.asarray(correct_a, dtype=np.float64)
+  b = np.asarray(correct_b, dtype=np.float64)
+  if a.shape != b.shape:
+    raise ValueError(f"{a.size} and {b.size} predictions: not the same "
+                     "images")
+  change = b - a
+  half = z * np.sqrt(_variance_of_mean(change, track_groups(tracks, a.size)))
+  difference = float(change.mean())
+  return difference, float(difference - half), float(difference + half)
 
 
 def classification_report(labels, probabilities, class_names, tracks=None):

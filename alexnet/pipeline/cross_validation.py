@@ -37,6 +37,12 @@ predictions.npz, model/train_log.jsonl and tfrecords/manifest.json; the
 checkpoints and shards may stay behind) into one OUTPUT_DIR and rerun with
 no fold to train (run_folds=[]) to pool them. Until every fold is done
 the report is marked partial and pools the folds that are.
+
+An option of a recipe is judged against the recipe without it on the same
+deal (`baseline_dir`): image by image on the folds both runs have done,
+so the tracks that are hard for both cancel out of the difference and
+its interval: a few folds can rank two recipes whose own intervals
+overlap.
 """
 
 import json
@@ -70,19 +76,27 @@ def _predictions_path(output_dir, fold):
   return os.path.join(fold_dir(output_dir, fold), PREDICTIONS)
 
 
-def _check_settings(output_dir, settings):
-  """Writes the settings of a new run; UserError if output_dir holds a run
-  with other settings."""
+def _read_settings(output_dir):
+  """A run's saved settings; None where it has none."""
   path = os.path.join(output_dir, SETTINGS_JSON)
   try:
     with open(path) as f:
-      saved = json.load(f)
+      return json.load(f)
   except FileNotFoundError:
-    ensure_dir(output_dir)
-    atomic_write(path, json.dumps(settings, indent=2) + "\n")
-    return
+    return None
   except ValueError:
     raise UserError(f"{path} is corrupt: pass a new --output_dir") from None
+
+
+def _check_settings(output_dir, settings):
+  """Writes the settings of a new run; UserError if output_dir holds a run
+  with other settings."""
+  saved = _read_settings(output_dir)
+  if saved is None:
+    ensure_dir(output_dir)
+    atomic_write(os.path.join(output_dir, SETTINGS_JSON),
+                 json.dumps(settings, indent=2) + "\n")
+    return
   changed = sorted(k for k in set(saved) | set(settings)
                    if saved.get(k) != settings.get(k))
   if changed:
@@ -182,6 +196,57 @@ def pooled_report(predictions, class_names, curves=None, fold_ids=None):
   return report
 
 
+def _check_same_deal(output_dir, baseline_dir):
+  """UserError unless baseline_dir is a cross-validation whose folds are
+  dealt as output_dir's."""
+  ours, theirs = _read_settings(output_dir), _read_settings(baseline_dir)
+  if theirs is None:
+    raise UserError(f"{baseline_dir} holds no cross-validation "
+                    f"({SETTINGS_JSON} is missing): pass a tools/"
+                    "cross_validate.py --output_dir as --baseline_dir")
+  changed = [k for k in ("folds", "seed") if ours[k] != theirs[k]]
+  if changed:
+    raise UserError(f"{baseline_dir} deals its folds otherwise ("
+                    f"{', '.join(changed)}): compare runs with the same "
+                    "--folds and --split_seed")
+
+
+def compare_runs(output_dir, baseline_dir, done):
+  """The run's folds `done` against the same folds of `baseline_dir` (a
+  cross-validation with the same deal): {baseline_dir, folds (those both
+  have done), count, top1, baseline_top1, difference (top-1 here minus
+  there), interval (95%, paired by track: metrics.paired_difference),
+  better, worse (images right only here, only there)}."""
+  _check_same_deal(output_dir, baseline_dir)
+  common = [f for f in done
+            if os.path.exists(_predictions_path(baseline_dir, f))]
+  if not common:
+    raise UserError(f"{baseline_dir} has none of the folds done here "
+                    f"({', '.join(map(str, done))}): run them there with "
+                    "--run_folds")
+  right, right_there, tracks = [], [], []
+  for fold in common:
+    here = _fold_predictions(output_dir, fold)
+    there = _fold_predictions(baseline_dir, fold)
+    if not all(np.array_equal(here[k], there[k])
+               for k in ("labels", "tracks")):
+      raise UserError(f"fold {fold} of {baseline_dir} holds other images "
+                      f"than fold {fold} of {output_dir}: compare runs "
+                      "dealt from the same converted training set")
+    right.append(here["probabilities"].argmax(1) == here["labels"])
+    right_there.append(there["probabilities"].argmax(1) == there["labels"])
+    tracks.append(here["tracks"])
+  right, right_there = np.concatenate(right), np.concatenate(right_there)
+  difference, low, high = metrics.paired_difference(
+      right_there, right, np.concatenate(tracks))
+  return {"baseline_dir": baseline_dir, "folds": common,
+          "count": int(right.size), "top1": float(right.mean()),
+          "baseline_top1": float(right_there.mean()),
+          "difference": difference, "interval": [low, high],
+          "better": int((right & ~right_there).sum()),
+          "worse": int((right_there & ~right).sum())}
+
+
 def format_markdown(report, command=None):
   """report.md: the pooled figure, the folds, the curve, the classes."""
   low, high = report["top1_interval"]
@@ -210,6 +275,18 @@ def format_markdown(report, command=None):
               "| epoch | top-1 | loss |", "|---|---|---|"]
     lines += [f"| {r['epoch']} | {r['top1']:.2%} | {r['loss']:.4f} |"
               for r in report["curve"]]
+  against = report.get("against")
+  if against:
+    low, high = against["interval"]
+    lines += ["", f"## Against {against['baseline_dir']}", "",
+              f"On the folds both runs have done ("
+              f"{', '.join(map(str, against['folds']))}; {against['count']} "
+              f"images): top-1 {against['top1']:.2%} here against "
+              f"{against['baseline_top1']:.2%} there, a difference of "
+              f"{100 * against['difference']:+.2f} points (95% interval "
+              f"{100 * low:+.2f} to {100 * high:+.2f}, paired by track). "
+              f"{against['better']} images are right only here, "
+              f"{against['worse']} only there."]
   lines += ["", "## Accuracy per class", "",
             "| id | sign | images | tracks | accuracy | 95% interval |",
             "|---|---|---|---|---|---|"]
@@ -224,7 +301,7 @@ def format_markdown(report, command=None):
 
 def cross_validate(converted_dir, output_dir, model, train_config, folds,
                    seed=0, num_shards=2, num_threads=0, command=None,
-                   log=print, run_folds=None):
+                   log=print, run_folds=None, baseline_dir=None):
   """Trains and predicts every fold (those not done yet), or those of
   `run_folds`; writes and returns the report of the folds done (see the
   module docstring): `partial` is True while some fold is not.
@@ -240,6 +317,9 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
     command: the command line, for the report.
     log: callable taking one line.
     run_folds: the fold numbers to train and predict here; None: all.
+    baseline_dir: another cross-validation with the same deal (e.g. the
+      recipe without an option) to compare with, fold by fold (the
+      report's `against`: compare_runs); None: none.
   """
   PipelineConfig(folds=folds, fold=0)  # folds in range: one line if not
   run_folds = range(folds) if run_folds is None else sorted(set(run_folds))
@@ -254,6 +334,8 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
       "converted_dir": os.path.abspath(converted_dir), "folds": folds,
       "seed": seed, "num_shards": num_shards, "model": model.to_dict(),
       "train": train_config.to_dict()})
+  if baseline_dir:  # before hours of training, not after
+    _check_same_deal(output_dir, baseline_dir)
   for fold in tqdm(run_folds, desc="folds", unit="fold"):
     _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
               seed, num_shards, num_threads)
@@ -270,6 +352,8 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
   report = pooled_report(predictions, tfrecord_reader.class_names(manifest),
                          [_fold_curve(output_dir, f) for f in done], done)
   report.update(folds=folds, partial=len(done) < folds, command=command)
+  if baseline_dir:
+    report["against"] = compare_runs(output_dir, baseline_dir, done)
   atomic_write(os.path.join(output_dir, REPORT_JSON),
                json.dumps(report, indent=2) + "\n")
   atomic_write(os.path.join(output_dir, REPORT_MD),

@@ -150,6 +150,85 @@ def test_folds_run_apart_pool_as_one_run(cv_run, converted, tmp_path):
     assert pooled[key] == whole[key], key
 
 
+@pytest.mark.slow
+def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
+                                                          tmp_path):
+  run, whole = cv_run
+  out = str(tmp_path / "option")
+  for fold in range(2):
+    _copy_fold(run, fold, out)
+
+  def pool(baseline):
+    return cross_validation.cross_validate(
+        converted, out, TINY.model, TINY.train, folds=2, seed=3,
+        num_shards=1, log=lambda _: None, run_folds=[], baseline_dir=baseline)
+
+  same = pool(run)["against"]
+  assert (same["difference"], same["interval"]) == (0, [0, 0])
+  assert (same["folds"], same["count"]) == ([0, 1], whole["count"])
+  # Fold 1 of this run reads every image wrong: the difference is what the
+  # baseline had right there, over all images.
+  path = os.path.join(cross_validation.fold_dir(out, 1),
+                      cross_validation.PREDICTIONS)
+  with np.load(path) as saved:
+    fold = {k: saved[k] for k in saved.files}
+  right_there = int((fold["probabilities"].argmax(1) == fold["labels"]).sum())
+  assert right_there > 0
+  wrong = (fold["labels"] + 1) % fold["probabilities"].shape[1]
+  fold["probabilities"] = np.eye(fold["probabilities"].shape[1])[wrong]
+  np.savez(path, **fold)
+  worse = pool(run)["against"]
+  assert (worse["better"], worse["worse"]) == (0, right_there)
+  assert worse["difference"] == pytest.approx(-right_there / whole["count"])
+  low, high = worse["interval"]
+  assert low < worse["difference"] < high < 0.5
+  assert worse["top1"] == pytest.approx(
+      whole["top1"] - right_there / whole["count"])
+  with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
+    assert f"## Against {run}" in f.read()
+  # A baseline of the same settings whose fold holds other tracks.
+  moved = str(tmp_path / "moved")
+  _copy_fold(run, 0, moved)
+  shutil.copyfile(os.path.join(run, cross_validation.SETTINGS_JSON),
+                  os.path.join(moved, cross_validation.SETTINGS_JSON))
+  path = os.path.join(cross_validation.fold_dir(moved, 0),
+                      cross_validation.PREDICTIONS)
+  with np.load(path) as saved:
+    fold = {k: saved[k] for k in saved.files}
+  np.savez(path, **{**fold, "tracks": fold["tracks"] + 1000})
+  with pytest.raises(UserError, match=r"^fold 0 of .*moved holds other "
+                     r"images than fold 0 of .*option: compare runs dealt "
+                     r"from the same converted training set$"):
+    pool(moved)
+
+
+def test_a_baseline_dealt_otherwise_is_refused_before_training(cv_run,
+                                                                converted,
+                                                                tmp_path):
+  run, _ = cv_run
+  other = tmp_path / "other"
+  other.mkdir()
+
+  def train_fold_0(baseline):
+    return cross_validation.cross_validate(
+        converted, str(tmp_path / "cv"), TINY.model, TINY.train, folds=2,
+        seed=3, num_shards=1, run_folds=[0], baseline_dir=str(baseline))
+
+  with pytest.raises(UserError, match=r"other holds no cross-validation "
+                     r"\(cross_validation.json is missing\)"):
+    train_fold_0(other)
+  with open(os.path.join(run, cross_validation.SETTINGS_JSON)) as f:
+    settings = json.load(f)
+  settings["seed"] = 4
+  with open(other / cross_validation.SETTINGS_JSON, "w") as f:
+    json.dump(settings, f)
+  with pytest.raises(UserError, match=r"other deals its folds otherwise "
+                     r"\(seed\): compare runs with the same --folds and "
+                     r"--split_seed$"):
+    train_fold_0(other)
+  assert not (tmp_path / "cv" / "fold_0").exists()
+
+
 def test_a_fold_out_of_range_is_refused_before_anything_is_written(
     converted, tmp_path):
   out = tmp_path / "cv"
@@ -265,9 +344,12 @@ def test_the_tool_trains_a_presets_recipe_with_flags_over_it(converted,
                 "--preset=gtsrb-99", "--nocrop_roi",
                 f"--image_size={TINY.image_size}",
                 f"--fc_units={TINY.model.fc_units}", "--batch_size=9",
-                "--epochs=1", "--warmup_epochs=0.5", "--run_folds=")
+                "--epochs=1", "--warmup_epochs=0.5", "--run_folds=",
+                f"--baseline_dir={out}")
   assert f"pooled top-1 {100 * report['top1']:.2f}%" in pooled.stdout
   assert "partial" not in pooled.stdout
+  assert (f"against {out} on folds 0,1: +0.00 points (95% interval +0.00 "
+          "to +0.00)") in pooled.stdout
 
 
 def test_no_preset_resolves_to_the_configs_defaults():
