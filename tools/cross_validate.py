@@ -82,7 +82,10 @@ def main(argv):
         f"{report['best_epoch']}: {FLAGS.output_dir}/"
         f"{cross_validation.REPORT_MD}")
   against = report.get("against")
-  if against:
+  if against and not against["folds"]:
+    print(f"against {against['baseline_dir']}: none of these folds done "
+          "there yet; rerun with --run_folds= once they are")
+  elif against:
     low, high = (100 * v for v in against["interval"])
     print(f"against {against['baseline_dir']} on folds "
           f"{','.join(map(str, against['folds']))}: "

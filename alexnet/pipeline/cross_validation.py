@@ -216,14 +216,14 @@ def compare_runs(output_dir, baseline_dir, done):
   cross-validation with the same deal): {baseline_dir, folds (those both
   have done), count, top1, baseline_top1, difference (top-1 here minus
   there), interval (95%, paired by track: metrics.paired_difference),
-  better, worse (images right only here, only there)}."""
+  better, worse (images right only here, only there)}; only
+  {baseline_dir, folds: []} while the baseline has none of them done (a
+  run beside it may finish first: its hours of training still report)."""
   _check_same_deal(output_dir, baseline_dir)
   common = [f for f in done
             if os.path.exists(_predictions_path(baseline_dir, f))]
   if not common:
-    raise UserError(f"{baseline_dir} has none of the folds done here "
-                    f"({', '.join(map(str, done))}): run them there with "
-                    "--run_folds")
+    return {"baseline_dir": baseline_dir, "folds": []}
   right, right_there, tracks = [], [], []
   for fold in common:
     here = _fold_predictions(output_dir, fold)
@@ -276,7 +276,11 @@ def format_markdown(report, command=None):
     lines += [f"| {r['epoch']} | {r['top1']:.2%} | {r['loss']:.4f} |"
               for r in report["curve"]]
   against = report.get("against")
-  if against:
+  if against and not against["folds"]:
+    lines += ["", f"## Against {against['baseline_dir']}", "",
+              "None of the folds done here is done there yet: rerun with "
+              "--run_folds= (none to train) once they are."]
+  elif against:
     low, high = against["interval"]
     lines += ["", f"## Against {against['baseline_dir']}", "",
               f"On the folds both runs have done ("

@@ -163,6 +163,16 @@ def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
         converted, out, TINY.model, TINY.train, folds=2, seed=3,
         num_shards=1, log=lambda _: None, run_folds=[], baseline_dir=baseline)
 
+  # A baseline beside this run that has not finished a fold yet: the
+  # run's report is still written, and says so.
+  waiting = tmp_path / "waiting"
+  waiting.mkdir()
+  shutil.copyfile(os.path.join(run, cross_validation.SETTINGS_JSON),
+                  waiting / cross_validation.SETTINGS_JSON)
+  assert pool(str(waiting))["against"] == {"baseline_dir": str(waiting),
+                                           "folds": []}
+  with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
+    assert "None of the folds done here is done there yet" in f.read()
   same = pool(run)["against"]
   assert (same["difference"], same["interval"]) == (0, [0, 0])
   assert (same["folds"], same["count"]) == ([0, 1], whole["count"])
