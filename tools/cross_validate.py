@@ -90,7 +90,10 @@ def main(argv):
     print(f"against {against['baseline_dir']} on folds "
           f"{','.join(map(str, against['folds']))}: "
           f"{100 * against['difference']:+.2f} points (95% interval "
-          f"{low:+.2f} to {high:+.2f})")
+          f"{low:+.2f} to {high:+.2f} by track)")
+    if against["between_folds"]:
+      low, high = (100 * v for v in against["between_folds"])
+      print(f"between folds, retraining counted: {low:+.2f} to {high:+.2f}")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,30 @@ def paired_difference(correct_a, correct_b, tracks=None, z=1.96):
   return difference, float(difference - half), float(difference + half)
 
 
+# Two-sided 95% quantiles of Student's t by degrees of freedom 1..30: the
+# interval of a mean over a few folds; past 30 the normal's with its
+# Cornish-Fisher terms (within 0.001).
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+        2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093,
+        2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+        2.042)
+
+
+def mean_interval(values):
+  """(mean, low, high): the 95% t interval of the mean of a few independent
+  `values` (at least 2), e.g. one figure per fold, each fold's model
+  trained apart, so that it counts the spread of retraining too."""
+  values = np.asarray(values, dtype=np.float64)
+  if values.size < 2:
+    raise ValueError(f"an interval between values needs 2, got {values.size}")
+  df = values.size - 1
+  t = (_T95[df - 1] if df <= len(_T95)
+       else 1.96 + 2.372 / df + 2.82 / df ** 2)
+  half = t * values.std(ddof=1) / np.sqrt(values.size)
+  mean = float(values.mean())
+  return mean, float(mean - half), float(mean + half)
+
+
 def classification_report(labels, probabilities, class_names, tracks=None):
   """Summarizes predictions of a labeled set.
 

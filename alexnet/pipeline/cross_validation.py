@@ -42,7 +42,10 @@ An option of a recipe is judged against the recipe without it on the same
 deal (`baseline_dir`): image by image on the folds both runs have done,
 so the tracks that are hard for both cancel out of the difference and
 its interval: a few folds can rank two recipes whose own intervals
-overlap.
+overlap. That interval by track takes each fold's two models as given;
+retraining alone moves a fold's figure too, so with two folds or more the
+comparison also gives the t interval of the folds' differences, which
+counts that spread.
 """
 
 import json
@@ -224,7 +227,7 @@ def compare_runs(output_dir, baseline_dir, done):
             if os.path.exists(_predictions_path(baseline_dir, f))]
   if not common:
     return {"baseline_dir": baseline_dir, "folds": []}
-  right, right_there, tracks = [], [], []
+  right, right_there, tracks, per_fold = [], [], [], []
   for fold in common:
     here = _fold_predictions(output_dir, fold)
     there = _fold_predictions(baseline_dir, fold)
@@ -236,6 +239,14 @@ def compare_runs(output_dir, baseline_dir, done):
     right.append(here["probabilities"].argmax(1) == here["labels"])
     right_there.append(there["probabilities"].argmax(1) == there["labels"])
     tracks.append(here["tracks"])
+    per_fold.append({"fold": fold, "count": int(right[-1].size),
+                     "difference": float(right[-1].mean()
+                                         - right_there[-1].mean())})
+  # Each fold's models were trained apart: the spread of the folds'
+  # differences holds the retraining's spread too, which the interval by
+  # track (one model per fold and side) cannot see.
+  between = (metrics.mean_interval([f["difference"] for f in per_fold])[1:]
+             if len(per_fold) > 1 else None)
   right, right_there = np.concatenate(right), np.concatenate(right_there)
   difference, low, high = metrics.paired_difference(
       right_there, right, np.concatenate(tracks))
@@ -243,6 +254,8 @@ def compare_runs(output_dir, baseline_dir, done):
           "count": int(right.size), "top1": float(right.mean()),
           "baseline_top1": float(right_there.mean()),
           "difference": difference, "interval": [low, high],
+          "per_fold": per_fold,
+          "between_folds": None if between is None else list(between),
           "better": int((right & ~right_there).sum()),
           "worse": int((right_there & ~right).sum())}
 
@@ -291,6 +304,17 @@ def format_markdown(report, command=None):
               f"{100 * low:+.2f} to {100 * high:+.2f}, paired by track). "
               f"{against['better']} images are right only here, "
               f"{against['worse']} only there."]
+    per_fold = ", ".join(f"fold {f['fold']} {100 * f['difference']:+.2f}"
+                         for f in against["per_fold"])
+    if against["between_folds"]:
+      low, high = against["between_folds"]
+      lines += ["", f"By fold: {per_fold}. Between folds, which counts "
+                "each fold's retraining too: 95% interval of the mean "
+                f"difference {100 * low:+.2f} to {100 * high:+.2f} points."]
+    else:
+      lines += ["", "One fold: the interval by track counts which tracks "
+                "were drawn, not how far retraining alone moves a fold; "
+                "compare on more folds for an interval that does."]
   lines += ["", "## Accuracy per class", "",
             "| id | sign | images | tracks | accuracy | 95% interval |",
             "|---|---|---|---|---|---|"]

@@ -176,6 +176,7 @@ def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
   same = pool(run)["against"]
   assert (same["difference"], same["interval"]) == (0, [0, 0])
   assert (same["folds"], same["count"]) == ([0, 1], whole["count"])
+  assert same["between_folds"] == [0, 0]
   # Fold 1 of this run reads every image wrong: the difference is what the
   # baseline had right there, over all images.
   path = os.path.join(cross_validation.fold_dir(out, 1),
@@ -192,10 +193,23 @@ def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
   assert worse["difference"] == pytest.approx(-right_there / whole["count"])
   low, high = worse["interval"]
   assert low < worse["difference"] < high < 0.5
+  fold_1 = fold["labels"].size
+  assert [(f["fold"], f["count"]) for f in worse["per_fold"]] == [
+      (0, whole["count"] - fold_1), (1, fold_1)]
+  assert [f["difference"] for f in worse["per_fold"]] == pytest.approx(
+      [0, -right_there / fold_1])
+  # Two folds that disagree this much: retraining's spread dwarfs the
+  # interval by track.
+  between_low, between_high = worse["between_folds"]
+  assert between_low < -right_there / fold_1 / 2 < between_high
+  assert between_high - between_low > high - low
   assert worse["top1"] == pytest.approx(
       whole["top1"] - right_there / whole["count"])
   with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
-    assert f"## Against {run}" in f.read()
+    text = f.read()
+  assert f"## Against {run}" in text
+  assert (f"By fold: fold 0 +0.00, fold 1 {-100 * right_there / fold_1:+.2f}. "
+          "Between folds") in text
   # A baseline of the same settings whose fold holds other tracks.
   moved = str(tmp_path / "moved")
   _copy_fold(run, 0, moved)
@@ -359,7 +373,8 @@ def test_the_tool_trains_a_presets_recipe_with_flags_over_it(converted,
   assert f"pooled top-1 {100 * report['top1']:.2f}%" in pooled.stdout
   assert "partial" not in pooled.stdout
   assert (f"against {out} on folds 0,1: +0.00 points (95% interval +0.00 "
-          "to +0.00)") in pooled.stdout
+          "to +0.00 by track)\nbetween folds, retraining counted: +0.00 to "
+          "+0.00") in pooled.stdout
 
 
 def test_no_preset_resolves_to_the_configs_defaults():
