@@ -214,22 +214,22 @@ def _check_same_deal(output_dir, baseline_dir):
                     "--folds and --split_seed")
 
 
-def compare_runs(output_dir, baseline_dir, done):
-  """The run's folds `done` against the same folds of `baseline_dir` (a
-  cross-validation with the same deal): {baseline_dir, folds (those both
+def compare_runs(output_dir, baseline_dir, predictions):
+  """The run's done folds (`predictions`: {fold: its predictions}) against
+  the same folds of `baseline_dir` (a cross-validation with the same deal): {baseline_dir, folds (those both
   have done), count, top1, baseline_top1, difference (top-1 here minus
   there), interval (95%, paired by track: metrics.paired_difference),
   better, worse (images right only here, only there)}; only
   {baseline_dir, folds: []} while the baseline has none of them done (a
   run beside it may finish first: its hours of training still report)."""
   _check_same_deal(output_dir, baseline_dir)
-  common = [f for f in done
+  common = [f for f in sorted(predictions)
             if os.path.exists(_predictions_path(baseline_dir, f))]
   if not common:
     return {"baseline_dir": baseline_dir, "folds": []}
   right, right_there, tracks, per_fold = [], [], [], []
   for fold in common:
-    here = _fold_predictions(output_dir, fold)
+    here = predictions[fold]
     there = _fold_predictions(baseline_dir, fold)
     if not all(np.array_equal(here[k], there[k])
                for k in ("labels", "tracks")):
@@ -381,7 +381,8 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
                          [_fold_curve(output_dir, f) for f in done], done)
   report.update(folds=folds, partial=len(done) < folds, command=command)
   if baseline_dir:
-    report["against"] = compare_runs(output_dir, baseline_dir, done)
+    report["against"] = compare_runs(output_dir, baseline_dir,
+                                     dict(zip(done, predictions)))
   atomic_write(os.path.join(output_dir, REPORT_JSON),
                json.dumps(report, indent=2) + "\n")
   atomic_write(os.path.join(output_dir, REPORT_MD),
