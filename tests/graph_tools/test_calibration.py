@@ -42,6 +42,19 @@ def test_small_graph_end_to_end(golden, helpers, tmp_path):
     assert np.abs(g - w).max() <= 12 * step, name
 
 
+def test_every_logged_line_holds_one_record(golden, tmp_path):
+  # Six Print ops per run: run concurrently, their stderr writes interleave
+  # and a line holds two records, which freeze_requantization_ranges (as the
+  # C++ tool) reads as none. Enough runs make such a merge near certain.
+  case = golden("quantize_nodes")
+  log = tmp_path / "ranges.log"
+  runs = 1000
+  calibration.log_ranges(case.ours(), "x", ["out"], _batches(runs), str(log))
+  marked = [l for l in log.read_text().splitlines() if "__requant_min_max:" in l]
+  assert [l for l in marked if l.count("__requant_min_max:") != 1] == []
+  assert len(marked) == runs * 6
+
+
 def test_graph_without_requantization_range_is_one_line(golden, tmp_path):
   graph = golden("quantize_nodes_fallback").ours()
   with pytest.raises(UserError, match="no RequantizationRange op") as info:
