@@ -72,7 +72,8 @@ def log_ranges(graph_def, input_name, output_names, batches, log_path,
   feed = graph.get_tensor_by_name(graph_utils.node_name(input_name) + ":0")
   runs = 0
   # One inter-op thread runs one Print at a time: concurrent ones interleave
-  # their stderr writes, and a line holding two records is read as none.
+  # their stderr writes (message, then newline), and a line holding two
+  # records is read as none.
   config = session_config(inter_op_threads=1)
   with atomic_files.atomic_path(log_path) as tmp, \
       tf.compat.v1.Session(graph=graph, config=config) as session, \

@@ -3,6 +3,7 @@ representative inputs -> freeze_requantization_ranges), end to end."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from alexnet.core.errors import UserError
 from alexnet.graph_tools import calibration
@@ -46,6 +47,12 @@ def test_every_logged_line_holds_one_record(golden, tmp_path):
   # Six Print ops per run: run concurrently, their stderr writes interleave
   # and a line holds two records, which freeze_requantization_ranges (as the
   # C++ tool) reads as none. Enough runs make such a merge near certain.
+  # A session before it sizes the process-wide inter-op pool, which later
+  # sessions share unless they ask for their own (as in the full suite).
+  with tf.Graph().as_default():
+    with tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
+        inter_op_parallelism_threads=4)) as session:
+      session.run(tf.constant(0.0))
   case = golden("quantize_nodes")
   log = tmp_path / "ranges.log"
   runs = 1000
