@@ -138,6 +138,11 @@ def _training_tasks(input_dir, class_dirs, bad):
 
 def find_tasks(input_dir, bad):
   """The images to convert, from the CSVs; reports bad inputs to `bad`."""
+  if os.path.isfile(input_dir):
+    raise UserError(f"input directory {input_dir} is a file: extract an "
+                    "archive with tools/download_gtsrb.py --archive=FILE "
+                    "--output_dir=DIR, then pass DIR/GTSRB/Final_Training/"
+                    "Images or .../Final_Test/Images")
   if not os.path.isdir(input_dir):
     raise UserError(f"input directory {input_dir} does not exist; pass "
                     ".../GTSRB/Final_Training/Images or .../Final_Test/Images")

@@ -198,6 +198,15 @@ def test_empty_input_dir_is_refused(tmp_path):
     jpeg_folders.convert(str(empty), str(tmp_path / "out"), skip_bad=True)
 
 
+def test_archive_as_input_dir_names_the_extracting_tool(tmp_path):
+  archive = tmp_path / "GTSRB.zip"
+  archive.write_bytes(b"PK")
+  with pytest.raises(UserError, match="is a file: extract") as error:
+    jpeg_folders.convert(str(archive), str(tmp_path / "out"))
+  assert str(archive) in str(error.value) and "\n" not in str(error.value)
+  assert not (tmp_path / "out").exists()
+
+
 def test_complete_output_is_refused_unless_overwrite(training_tree, tmp_path):
   images_dir, pixels = training_tree
   out = str(tmp_path / "converted")
