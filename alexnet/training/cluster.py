@@ -201,6 +201,9 @@ def session_config(cluster, base=None):
   another's session."""
   config = tf.compat.v1.ConfigProto() if base is None else base
   config.device_filters[:] = ["/job:ps", cluster.device]
+  # A distributed session refuses a pool of its own (InvalidArgument); its
+  # ops run on the server's.
+  config.use_per_session_threads = False
   return config
 
 
