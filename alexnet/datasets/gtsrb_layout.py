@@ -95,12 +95,23 @@ def find_images(folder, layout="train"):
   return None
 
 
+def check_images_dir(path, what, expected):
+  """UserError unless `path` (the `what`, e.g. "test directory") is a
+  directory; `expected` names the GTSRB folder to pass instead, below
+  .../GTSRB/. An archive given for it is named as one to extract first."""
+  if os.path.isfile(path):
+    raise UserError(f"{what} {path} is a file: extract an archive with "
+                    "tools/download_gtsrb.py --archive=FILE --output_dir=DIR, "
+                    f"then pass DIR/GTSRB/{expected}")
+  if not os.path.isdir(path):
+    raise UserError(f"{what} {path} does not exist; pass "
+                    f".../GTSRB/{expected}")
+
+
 def read_test_folder(test_dir):
   """The labeled GTRows of a GTSRB final-test image folder."""
   csv_path = os.path.join(test_dir, TEST_GT_CSV)
-  if not os.path.isdir(test_dir):
-    raise UserError(f"test directory {test_dir} does not exist; pass "
-                    ".../GTSRB/Final_Test/Images")
+  check_images_dir(test_dir, "test directory", "Final_Test/Images")
   if not os.path.exists(csv_path):
     raise UserError(f"{test_dir} has no {TEST_GT_CSV}: extract it from "
                     "GTSRB_Final_Test_GT.zip into that folder")

@@ -27,7 +27,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from alexnet.datasets import signnames
-from alexnet.datasets.gtsrb_layout import read_gt_csv, train_csv_name
+from alexnet.datasets.gtsrb_layout import (check_images_dir, read_gt_csv,
+                                           train_csv_name)
 from alexnet.core.errors import UserError
 from alexnet.core.atomic_files import atomic_dir
 
@@ -138,14 +139,8 @@ def _training_tasks(input_dir, class_dirs, bad):
 
 def find_tasks(input_dir, bad):
   """The images to convert, from the CSVs; reports bad inputs to `bad`."""
-  if os.path.isfile(input_dir):
-    raise UserError(f"input directory {input_dir} is a file: extract an "
-                    "archive with tools/download_gtsrb.py --archive=FILE "
-                    "--output_dir=DIR, then pass DIR/GTSRB/Final_Training/"
-                    "Images or .../Final_Test/Images")
-  if not os.path.isdir(input_dir):
-    raise UserError(f"input directory {input_dir} does not exist; pass "
-                    ".../GTSRB/Final_Training/Images or .../Final_Test/Images")
+  check_images_dir(input_dir, "input directory",
+                   "Final_Training/Images or .../Final_Test/Images")
   entries = sorted(os.listdir(input_dir))
   if TEST_GT_CSV in entries:
     csv_path = os.path.join(input_dir, TEST_GT_CSV)

@@ -94,6 +94,11 @@ def test_checkpoint_of_another_shape_is_refused(tiny_model, tmp_path):
 def test_bad_test_folders(tmp_path, tiny_gtsrb):
   with pytest.raises(UserError, match="does not exist"):
     gtsrb_layout.read_test_folder(str(tmp_path / "nothing"))
+  archive = tmp_path / "GTSRB_Final_Test_Images.zip"
+  archive.write_bytes(b"PK")
+  with pytest.raises(UserError, match="is a file: extract .* then pass "
+                     "DIR/GTSRB/Final_Test/Images$"):
+    gtsrb_layout.read_test_folder(str(archive))
   with pytest.raises(UserError, match="has no GT-final_test.csv"):
     gtsrb_layout.read_test_folder(str(tmp_path))
   folder = tmp_path / "unlabeled"
