@@ -2,8 +2,8 @@
 
 Rows (all batch B, Adam, the same network, the same thread count), each
 `ROW`, `ROW:PRECISION` or (graph rows) `ROW:PRECISION:VARIANT`, VARIANT
-interN / intraN (N inter- / intra-op threads), tfdataN (a private tf.data
-pool of N threads) or xla (XLA auto-clustering of the session's graph, as
+interN (N inter-op threads, in a pool of the session's own), tfdataN (a
+private tf.data pool of N threads) or xla (XLA auto-clustering of the session's graph, as
 global_jit_level ON_1 with TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which this
 script sets, gives it on CPU):
   tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
@@ -96,19 +96,18 @@ def _memory_batch(args):
   return images, rng.integers(0, 43, args.batch_size)
 
 
-def _variant(variant, config, dataset=None):
-  """The session options (and the dataset) of a VARIANT: interN /
-  intraN, N inter- / intra-op threads; tfdataN, a private tf.data pool of
-  N threads instead of the session's inter-op threads; xla, auto-clustering."""
+def _variant(variant, threads, precision, dataset=None):
+  """The session options (and the dataset) of a VARIANT: interN, N inter-op
+  threads; tfdataN, a private tf.data pool of N threads instead of the
+  session's inter-op threads; xla, auto-clustering. (No intra-op variant:
+  the intra-op pool is the process's, sized by its first session.)"""
+  count = int(variant.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)
+  config = session_config(
+      threads, precision,
+      inter_op_threads=count if variant.startswith("inter") else None)
   if variant == "xla":
     config.graph_options.optimizer_options.global_jit_level = (
         tf.compat.v1.OptimizerOptions.ON_1)
-    return config, dataset
-  count = int(variant.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)
-  if variant.startswith("inter"):
-    config.inter_op_parallelism_threads = count
-  elif variant.startswith("intra"):
-    config.intra_op_parallelism_threads = count
   elif variant.startswith("tfdata") and dataset is not None:
     options = tf.data.Options()
     options.threading.private_threadpool_size = count
@@ -130,8 +129,7 @@ def graph_images_per_s(args, from_memory, precision, variant=""):
           is_training=True, augment=args.augment,
           augment_color=args.augment, crop_roi=args.crop_roi,
           num_epochs=None, seed=0, drop_remainder=True)
-    config, dataset = _variant(
-        variant, session_config(args.threads, precision), dataset)
+    config, dataset = _variant(variant, args.threads, precision, dataset)
     features, targets = tf.compat.v1.data.make_one_shot_iterator(
         dataset).get_next()
     spec = model_fn(features, targets, ModeKeys.TRAIN, params)
@@ -272,11 +270,11 @@ def main():
     precision = precision or "float32"
     if (key not in measure or precision not in PRECISIONS or variant and (
         key not in ("tfrecords", "memory") or
-        not re.fullmatch(r"(inter|intra|tfdata)\d+|xla", variant))):
+        not re.fullmatch(r"(inter|tfdata)\d+|xla", variant))):
       parser.error(f"--rows: {row} is not ROW[:PRECISION[:VARIANT]] with ROW "
                    f"one of {', '.join(measure)}, PRECISION one of "
                    f"{', '.join(PRECISIONS)} and VARIANT (graph rows) "
-                   "interN, intraN, tfdataN or xla")
+                   "interN, tfdataN or xla")
     rows.append((key, precision, variant))
   if any(p == "bfloat16" for _, p, _ in rows):
     check_precision("bfloat16")

@@ -14,11 +14,12 @@ BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def session_config(num_threads=0, precision="float32", inter_op_threads=None):
-  """Session options: `num_threads` op threads (0: all cores), as many
-  inter-op threads unless `inter_op_threads` says (then in a pool of the
-  session's own); ops without a kernel on
-  the chosen device fall back to another (soft placement); GPU memory grows
-  as needed instead of being taken whole. With `precision` "bfloat16",
+  """Session options: `num_threads` op threads (0: all cores; the intra-op
+  pool is the process's, sized by its first session), as many inter-op
+  threads unless `inter_op_threads` says (then in a pool of the session's
+  own); ops without a kernel on the chosen device fall back to
+  another (soft placement); GPU memory grows as needed instead of being
+  taken whole. With `precision` "bfloat16",
   grappler's oneDNN auto-mixed-precision rewrite runs the graph's math in
   bfloat16 at each run: the graph, its variables and so its checkpoints
   stay float32 (check_precision first)."""
@@ -27,8 +28,8 @@ def session_config(num_threads=0, precision="float32", inter_op_threads=None):
       inter_op_parallelism_threads=(num_threads if inter_op_threads is None
                                     else inter_op_threads),
       allow_soft_placement=True,
-      # The process-wide inter-op pool takes its size from the first
-      # session and ignores later ones': a count asked for needs its own.
+      # The process-wide inter-op pool is sized by the first session and
+      # ignores later sessions' counts: a count asked for needs its own.
       use_per_session_threads=inter_op_threads is not None)
   config.gpu_options.allow_growth = True
   if precision == "bfloat16":
