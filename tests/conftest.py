@@ -81,7 +81,9 @@ def tool():
 # `slow`, so `pytest -m "not slow"` stays the quick loop of library tests.
 SLOW_FIXTURES = frozenset({"tool", "tiny_model", "pattern_model",
                            "pattern_model_equalized", "pattern_graph",
-                           "pattern_graph_equalized"})
+                           "pattern_graph_equalized",
+                           "pattern_model_transformed",
+                           "pattern_graph_transformed"})
 
 
 def pytest_collection_modifyitems(items):
@@ -122,30 +124,52 @@ def pattern_model(pattern_gtsrb, tmp_path_factory):
       str(tmp_path_factory.mktemp("pattern_net") / "model"), builders.PATTERNS)
 
 
+def _pattern_variant(pattern_gtsrb, tmp_path_factory, name, **model):
+  """pattern_model's network with ModelConfig `model` changes, trained in
+  its own model_dir."""
+  variant = builders.PATTERNS.replace(
+      model=builders.PATTERNS.model.replace(**model))
+  return builders.train_model(
+      pattern_gtsrb["tfrecords"],
+      str(tmp_path_factory.mktemp(f"pattern_net_{name}") / "model"), variant)
+
+
+def _frozen_beside(model_dir):
+  """The frozen graph of model_dir's latest checkpoint, beside it."""
+  return builders.freeze_model(
+      model_dir, os.path.join(os.path.dirname(model_dir), "frozen.pb"))
+
+
 @pytest.fixture(scope="session")
 def pattern_model_equalized(pattern_gtsrb, tmp_path_factory):
   """pattern_model's network with input_standardization="equalize"."""
-  equalized = builders.PATTERNS.replace(
-      model=builders.PATTERNS.model.replace(input_standardization="equalize"))
-  return builders.train_model(
-      pattern_gtsrb["tfrecords"],
-      str(tmp_path_factory.mktemp("pattern_net_equalized") / "model"),
-      equalized)
+  return _pattern_variant(pattern_gtsrb, tmp_path_factory, "equalized",
+                          input_standardization="equalize")
+
+
+@pytest.fixture(scope="session")
+def pattern_model_transformed(pattern_gtsrb, tmp_path_factory):
+  """pattern_model's network behind a spatial transformer."""
+  return _pattern_variant(pattern_gtsrb, tmp_path_factory, "transformed",
+                          spatial_transformer=True)
 
 
 @pytest.fixture(scope="session")
 def pattern_graph(pattern_model):
   """The frozen graph of pattern_model (its latest checkpoint)."""
-  return builders.freeze_model(
-      pattern_model, os.path.join(os.path.dirname(pattern_model), "frozen.pb"))
+  return _frozen_beside(pattern_model)
 
 
 @pytest.fixture(scope="session")
 def pattern_graph_equalized(pattern_model_equalized):
   """The frozen graph of pattern_model_equalized."""
-  return builders.freeze_model(
-      pattern_model_equalized,
-      os.path.join(os.path.dirname(pattern_model_equalized), "frozen.pb"))
+  return _frozen_beside(pattern_model_equalized)
+
+
+@pytest.fixture(scope="session")
+def pattern_graph_transformed(pattern_model_transformed):
+  """The frozen graph of pattern_model_transformed."""
+  return _frozen_beside(pattern_model_transformed)
 
 
 @pytest.fixture(scope="session")

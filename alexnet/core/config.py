@@ -121,6 +121,10 @@ class ModelConfig(_Checked):
   crop_roi: bool = _field(False, "Crop images to the sign's ROI when read.")
   fc_units: int = _field(4096, "Units of fc6 and fc7 (4096 in the paper; "
                          "fewer make a smaller, faster model).", low=1)
+  spatial_transformer: bool = _field(
+      False, "A spatial transformer in front of the network: a small "
+      "localization network predicts an affine map through which the image "
+      "is resampled (Jaderberg et al. 2015).")
   fake_quant: bool = _field(False, "Fake quantization in the graph "
                             "(quantization-aware training; set by "
                             "--quantize_delay).")

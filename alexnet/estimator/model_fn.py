@@ -155,7 +155,7 @@ def model_fn(features, labels, mode, params):
       dropout_rate=train.dropout_rate, normalization=model.normalization,
       weight_decay=train.weight_decay,
       input_standardization=model.input_standardization,
-      fc_units=model.fc_units)
+      fc_units=model.fc_units, spatial_transformer=model.spatial_transformer)
   if is_training:
     # Made before the network's variables are counted: the fake-quant
     # rewrite reads it, and it is no network variable (never averaged).

@@ -8,7 +8,8 @@ camera's bytes unchanged. Calibration alone would give the range of whatever
 pixels the sample happened to contain. The per-image standardization ops stay
 float32 inside the int8 model (dequantize, a few elementwise ops on one
 image, quantize): quantized, they fail on dark, low-contrast images (see
-_scope_outputs). `float_layers` keeps whole network layers float32 the same
+_scope_outputs); so does a spatial transformer's sampler, whose pixel
+coordinates need more than 8 bits. `float_layers` keeps whole network layers float32 the same
 way: on x86 CPUs without 8-bit dot-product instructions XNNPACK's int8 conv1
 (3 input channels) is slower than its float one (BENCHMARKS.md profiles it
 by layer).
@@ -26,6 +27,7 @@ from alexnet.core.errors import UserError
 from alexnet.datasets import tfrecord_reader
 from alexnet.lite import layer_errors
 from alexnet.nets import alexnet as alexnet_net
+from alexnet.nets import spatial_transformer
 
 PIXEL_RANGE = (0.0, 255.0)
 
@@ -100,6 +102,7 @@ def quantize(converter, input_type, output_type, float_layers, graph_path,
   debugger.calibrated_model = bytes(
       flatbuffer_utils.convert_object_to_bytearray(model))
   denylisted = _scope_outputs(model, alexnet_net.STANDARDIZE_SCOPE)
+  denylisted += _scope_outputs(model, spatial_transformer.SAMPLER_SCOPE)
   denylisted += _layer_outputs(model, named, graph_path)
   rows = None
   if worst or layer_report:

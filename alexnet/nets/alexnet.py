@@ -27,13 +27,10 @@ graph needs no preprocessing outside it:
 
 With normalization="batch_norm" the two LRN layers are replaced by batch
 normalization between the convolution (then without bias) and its ReLU,
-written with tf.nn.fused_batch_norm so a frozen graph has the
-Conv2D -> FusedBatchNormV3 pairs that the fold_batch_norms transform folds.
-Training updates its moving mean and variance through the UPDATE_OPS
+whose moving mean and variance training updates through the UPDATE_OPS
 collection; run them with the train op.
 
-Weight decay is an L2 penalty on weights (not biases) in the
-REGULARIZATION_LOSSES collection.
+The layers (variables, weight decay, batch norm) are alexnet.nets.layers'.
 
 Deployed graphs use the fixed node names below (see `inference_outputs`).
 """
@@ -44,6 +41,8 @@ import math
 import tensorflow as tf
 
 from alexnet.core import config
+from alexnet.nets import layers
+from alexnet.nets import spatial_transformer as transformer_lib
 
 # Node names of a deployed graph; freeze_graph and the converters rely on them.
 INPUT_NODE = "input"  # float32 placeholder [None, H, W, 3], raw RGB 0..255
@@ -62,8 +61,6 @@ MIN_IMAGE_SIZE = config.MIN_IMAGE_SIZE
 
 # Krizhevsky et al. section 3.3: k=2, n=5, alpha=1e-4, beta=0.75.
 _LRN = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
-_BATCH_NORM_DECAY = 0.99
-_BATCH_NORM_EPSILON = 1e-3
 # Name scope of the per-image standardization ops.
 STANDARDIZE_SCOPE = "standardize"
 
@@ -116,84 +113,14 @@ def standardize_images(images, method="per_image"):
     return centered / tf.maximum(stddev, 1.0 / math.sqrt(num_pixels))
 
 
-def _l2_regularizer(weight_decay):
-  if not weight_decay:
-    return None
-  return lambda w: tf.multiply(weight_decay, tf.nn.l2_loss(w), name="decay")
-
-
-def _variable(name, shape, initializer, **kwargs):
-  # Reference (VariableV2) variables, as in TF1: TensorFlow's freeze_graph
-  # freezes them from a plain GraphDef + checkpoint, which it cannot do for
-  # resource variables.
-  return tf.compat.v1.get_variable(name, shape, initializer=initializer,
-                                   use_resource=False, **kwargs)
-
-
-def _weights(shape, weight_decay):
-  # He initialization suits the ReLUs; the paper's N(0, 0.01) stalls with Adam.
-  return _variable("weights", shape,
-                   tf.compat.v1.variance_scaling_initializer(scale=2.0),
-                   regularizer=_l2_regularizer(weight_decay))
-
-
-def _biases(size):
-  return _variable("biases", [size], tf.compat.v1.zeros_initializer())
-
-
-def _batch_norm(x, is_training):
-  """Fused batch normalization with moving statistics updated via UPDATE_OPS."""
-  depth = x.shape[-1]
-  with tf.compat.v1.variable_scope("BatchNorm"):
-    beta = _variable("beta", [depth], tf.compat.v1.zeros_initializer())
-    gamma = _variable("gamma", [depth], tf.compat.v1.ones_initializer())
-    moving_mean = _variable("moving_mean", [depth],
-                            tf.compat.v1.zeros_initializer(), trainable=False)
-    moving_variance = _variable("moving_variance", [depth],
-                                tf.compat.v1.ones_initializer(),
-                                trainable=False)
-    if not is_training:
-      y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-          x, gamma, beta, mean=moving_mean, variance=moving_variance,
-          epsilon=_BATCH_NORM_EPSILON, is_training=False)
-      return y
-    y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-        x, gamma, beta, epsilon=_BATCH_NORM_EPSILON, is_training=True)
-    for moving, batch in ((moving_mean, mean), (moving_variance, variance)):
-      update = tf.compat.v1.assign_sub(
-          moving, (1.0 - _BATCH_NORM_DECAY) * (moving - batch))
-      tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, update)
-    return y
-
-
-def _conv(x, depth, kernel, stride, padding, scope, weight_decay,
-          batch_norm=False, is_training=False):
-  """Convolution + ReLU; with batch_norm, BN replaces the bias before ReLU."""
-  with tf.compat.v1.variable_scope(scope):
-    w = _weights([kernel, kernel, x.shape[-1], depth], weight_decay)
-    y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=padding)
-    if batch_norm:
-      y = _batch_norm(y, is_training)
-    else:
-      y = tf.nn.bias_add(y, _biases(depth))
-    return tf.nn.relu(y)
-
-
-def _fc(x, size, scope, weight_decay, relu=True):
-  with tf.compat.v1.variable_scope(scope):
-    w = _weights([x.shape[-1], size], weight_decay)
-    y = tf.nn.bias_add(tf.matmul(x, w), _biases(size))
-    return tf.nn.relu(y) if relu else y
-
-
 def _pool(x, name):
   return tf.nn.max_pool2d(x, ksize=3, strides=2, padding="VALID", name=name)
 
 
 def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
             normalization="lrn", weight_decay=5e-4,
-            input_standardization="per_image", fc_units=4096, scope="alexnet",
-            reuse=None):
+            input_standardization="per_image", fc_units=4096,
+            spatial_transformer=False, scope="alexnet", reuse=None):
   """AlexNet (Krizhevsky et al. 2012) from raw RGB images to logits.
 
   Args:
@@ -208,6 +135,9 @@ def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
     input_standardization: "per_image" or "fixed" (see module docstring).
     fc_units: width of fc6 and fc7 (the paper's 4096 hold nearly all the
       weights; fewer give a smaller model).
+    spatial_transformer: puts alexnet.nets.spatial_transformer in front of
+      the input standardization (its variables under
+      "<scope>/spatial_transformer/").
     scope: variable scope of all variables.
     reuse: passed to the variable scope, to share variables between graphs
       parts.
@@ -237,25 +167,29 @@ def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
         return x
       return add(name, tf.nn.local_response_normalization(x, name=name, **_LRN))
 
+    if spatial_transformer:
+      images, transformer_points = transformer_lib.spatial_transformer(
+          images, weight_decay)
+      end_points.update(transformer_points)
     net = add("standardized", standardize_images(images, input_standardization))
-    net = add("conv1", _conv(net, 96, 11, 4, "VALID", "conv1", weight_decay,
+    net = add("conv1", layers.conv(net, 96, 11, 4, "VALID", "conv1", weight_decay,
                              batch_norm, is_training))
     net = normalize(net, "lrn1")
     net = add("pool1", _pool(net, "pool1"))
-    net = add("conv2", _conv(net, 256, 5, 1, "SAME", "conv2", weight_decay,
+    net = add("conv2", layers.conv(net, 256, 5, 1, "SAME", "conv2", weight_decay,
                              batch_norm, is_training))
     net = normalize(net, "lrn2")
     net = add("pool2", _pool(net, "pool2"))
-    net = add("conv3", _conv(net, 384, 3, 1, "SAME", "conv3", weight_decay))
-    net = add("conv4", _conv(net, 384, 3, 1, "SAME", "conv4", weight_decay))
-    net = add("conv5", _conv(net, 256, 3, 1, "SAME", "conv5", weight_decay))
+    net = add("conv3", layers.conv(net, 384, 3, 1, "SAME", "conv3", weight_decay))
+    net = add("conv4", layers.conv(net, 384, 3, 1, "SAME", "conv4", weight_decay))
+    net = add("conv5", layers.conv(net, 256, 3, 1, "SAME", "conv5", weight_decay))
     net = add("pool5", _pool(net, "pool5"))
     net = tf.reshape(net, [-1, net.shape[1:].num_elements()], name="flatten")
     for name in ("fc6", "fc7"):
-      net = add(name, _fc(net, fc_units, name, weight_decay))
+      net = add(name, layers.fc(net, fc_units, name, weight_decay))
       if is_training and dropout_rate:
         net = tf.nn.dropout(net, rate=dropout_rate, name=f"{name}_dropout")
-    logits = add("fc8", _fc(net, num_classes, "fc8", weight_decay, relu=False))
+    logits = add("fc8", layers.fc(net, num_classes, "fc8", weight_decay, relu=False))
   return logits, end_points
 
 

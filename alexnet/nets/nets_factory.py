@@ -13,7 +13,7 @@ def get_network_fn(name, num_classes, is_training=False, **options):
 
   The returned function has the network's `default_image_size`. `options`
   (dropout_rate, normalization, weight_decay, input_standardization,
-  fc_units, scope)
+  fc_units, spatial_transformer, scope)
   are bound now; more may be passed at call time.
   """
   if name not in networks_map:

@@ -28,19 +28,29 @@ pytestmark = pytest.mark.slow
 
 
 def _freeze_random_alexnet(checkpoint_path, normalization,
-                           input_standardization="per_image"):
+                           input_standardization="per_image",
+                           spatial_transformer=False):
   """A frozen random-init AlexNet-67; batch-norm moving statistics are set
-  away from 0/1 so that folding them shows."""
+  away from 0/1 so that folding them shows, and a spatial transformer's
+  last layer away from its identity start, so it warps each image its own
+  way."""
   graph = tf.Graph()
   with graph.as_default():
     tf.compat.v1.set_random_seed(1)
     logits, _ = alexnet.alexnet(alexnet.input_placeholder(SIZE),
                                 normalization=normalization,
-                                input_standardization=input_standardization)
+                                input_standardization=input_standardization,
+                                spatial_transformer=spatial_transformer)
     alexnet.inference_outputs(logits)
     rng = np.random.RandomState(0)
     assigns = [v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
                for v in tf.compat.v1.global_variables() if "moving" in v.name]
+    for v in tf.compat.v1.global_variables():
+      if "loc_fc2" in v.name:
+        assigns.append(v.assign(rng.normal(
+            0, 0.01 if "weights" in v.name else 0.1, v.shape).astype(
+                np.float32) + (0 if "weights" in v.name else np.float32(
+                    [0.9, 0, 0, 0, 0.9, 0]))))
     saver = tf.compat.v1.train.Saver()
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
@@ -193,6 +203,29 @@ def test_transforms_keep_an_equalizing_network(tmp_path, helpers):
   # strip_unused_nodes keeps the existing Placeholder, batch free: _predict
   # feeds 4 images through the Shape ops.
   np.testing.assert_allclose(_predict(helpers, out), want, atol=1e-5)
+
+
+def test_transforms_keep_a_spatial_transformer(tmp_path, helpers):
+  """A spatial transformer's sampler (Floor, Cast, GatherV2 on coordinates
+  from its theta): the original list without its rounding keeps the
+  predictions exactly, and quantize_weights leaves the sampler's
+  coordinate rows float (below its minimum_size)."""
+  frozen = _freeze_random_alexnet(tmp_path / "model.ckpt", "batch_norm",
+                                  spatial_transformer=True).SerializeToString()
+  want = _predict(helpers, tf.compat.v1.GraphDef.FromString(frozen))
+  transforms = registry.original_transforms(SIZE).replace(
+      "round_weights(num_steps=256) ", "")
+  # transform_graph consumes the graph it is given: each call a fresh copy.
+  out = registry.transform_graph(tf.compat.v1.GraphDef.FromString(frozen),
+                                 ["input"], ["probabilities"], transforms)
+  assert helpers.op_counts(out)["GatherV2"] == 4
+  np.testing.assert_allclose(_predict(helpers, out), want, atol=1e-5)
+  quantized = registry.transform_graph(
+      tf.compat.v1.GraphDef.FromString(frozen), ["input"], ["probabilities"],
+      "fold_constants(ignore_errors=true) quantize_weights")
+  sampler = [n for n in quantized.node if "/sampler/" in n.name]
+  assert sampler and all(n.op != "Dequantize" for n in sampler)
+  assert "Dequantize" in helpers.op_counts(quantized)
 
 
 # How a transform runs on AlexNet: its arguments (as inside its parentheses),

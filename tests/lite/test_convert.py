@@ -208,27 +208,41 @@ def test_int8_keeps_float_layers_float(converted, validation):
 
 
 @pytest.mark.slow
-def test_equalizing_network_converts_with_its_equalization_float(
-    tiny, pattern_graph_equalized, validation, tmp_path):
-  """input_standardization="equalize" (histogram ops in the graph): the
-  float model matches the frozen graph; int8 keeps the histogram ops float
-  with the rest of the standardization and agrees with float."""
+@pytest.mark.parametrize("graph_name, float_ops, convs", [
+    # Histogram equalization: its histogram ops with the standardization.
+    ("pattern_graph_equalized",
+     ("UNSORTED_SEGMENT_SUM", "CUMSUM", "GATHER", *STANDARDIZATION_OPS), 5),
+    # A spatial transformer: its sampler (the standardization's reductions
+    # too; its localization's input scaling, a SUB, is int8); loc_conv1 and
+    # loc_conv2 are int8 with AlexNet's five.
+    ("pattern_graph_transformed",
+     ("GATHER", "FLOOR", "CAST", "MEAN", "SQRT"), 7),
+])
+def test_in_graph_preprocessing_converts_and_stays_float_in_int8(
+    request, tiny, validation, tmp_path, graph_name, float_ops, convs):
+  """Networks with more ops in front (an equalizing standardization, a
+  spatial transformer): the float model matches the frozen graph; int8
+  keeps those ops float, quantizes every convolution, and agrees with
+  float."""
+  graph = request.getfixturevalue(graph_name)
   images = validation[0]
-  want = _frozen_predict(pattern_graph_equalized, images)
+  want = _frozen_predict(graph, images)
   paths = {name: str(tmp_path / f"{name}.tflite") for name in ("float", "int8")}
-  converter.convert_frozen_graph(pattern_graph_equalized, paths["float"])
+  converter.convert_frozen_graph(graph, paths["float"])
   converter.convert_frozen_graph(
-      pattern_graph_equalized, paths["int8"], quantize="int8",
+      graph, paths["int8"], quantize="int8",
       inference_input_type="QUANTIZED_UINT8",
       representative_data=tiny["data_dir"], representative_samples=24)
   float_probs = interpreter.predict(interpreter.load(paths["float"]), images)
   np.testing.assert_allclose(float_probs, want, atol=1e-5)
   with open(paths["int8"], "rb") as f:
-    kernels = collections.defaultdict(set)
-    for op in flatbuffer.list_ops(f.read()):
-      kernels[op["op"]].add(flatbuffer.kernel_type(op))
-  for op in ("UNSORTED_SEGMENT_SUM", "CUMSUM", "GATHER", *STANDARDIZATION_OPS):
+    ops = flatbuffer.list_ops(f.read())
+  kernels = collections.defaultdict(set)
+  for op in ops:
+    kernels[op["op"]].add(flatbuffer.kernel_type(op))
+  for op in float_ops:
     assert kernels[op] == {"float32"}, op
   assert kernels["CONV_2D"] == {"int8"}
+  assert sum(op["op"] == "CONV_2D" for op in ops) == convs
   int8_probs = interpreter.predict(interpreter.load(paths["int8"]), images)
   assert metrics.top1_agreement(float_probs, int8_probs) >= 0.95

@@ -164,3 +164,39 @@ def test_float_graph_without_ranges_or_calibration(tool, small_graph,
   image = np.full((1, 8, 8, 3), 100.0, np.float32)
   probabilities = interpreter.predict(lite, image)
   assert probabilities.shape[0] == 1 and np.isfinite(probabilities).all()
+
+
+@pytest.mark.slow  # two trainings and a conversion
+def test_spatial_transformer_converts_from_trained_ranges(tiny_gtsrb,
+                                                          tmp_path):
+  """A quantization-aware network behind a spatial transformer: its sampler
+  has no ranges and stays float (as calibrated int8 keeps it); the rest is
+  int8 from the trained ranges and agrees with the fake-quant graph."""
+  transformed = builders.COLORS.replace(
+      model=builders.COLORS.model.replace(spatial_transformer=True))
+  float_model = builders.train_model(tiny_gtsrb["tfrecords"],
+                                     str(tmp_path / "float"), transformed)
+  qat_model = builders.train_model(
+      tiny_gtsrb["tfrecords"], str(tmp_path / "qat"),
+      builders.quantization_aware(transformed, float_model))
+  graph = builders.freeze_model(qat_model, str(tmp_path / "frozen.pb"))
+  path = str(tmp_path / "model.tflite")
+  info = converter.convert_frozen_graph(
+      graph, path, quantize="int8", inference_input_type="QUANTIZED_UINT8")
+  assert info["ranges"]["kind"] == "trained"
+  assert info["ranges"]["missing"] == []
+  with open(path, "rb") as f:
+    kernels = collections.defaultdict(set)
+    for op in flatbuffer.list_ops(f.read()):
+      kernels[op["op"]].add(flatbuffer.kernel_type(op))
+  assert kernels["FLOOR"] == {"float32"}
+  assert kernels["CONV_2D"] == {"int8"}
+  images = _images(tiny_gtsrb)
+  runner = model_files.FrozenGraphRunner(graph)
+  try:
+    want = runner.predict(images)
+  finally:
+    runner.close()
+  got = interpreter.predict(interpreter.load(path), images)
+  assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+  np.testing.assert_allclose(got, want, atol=0.05)

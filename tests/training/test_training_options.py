@@ -71,3 +71,18 @@ def test_a_bad_class_balance_is_one_line():
                      "one of none, sampling, loss") as info:
     TrainConfig(class_balance="oversample")
   assert "\n" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_the_spatial_transformer_trains_and_is_recorded(
+    pattern_model_transformed):
+  """Training moves the localization network off its identity start (the
+  gradient reaches it through the sampler), and model_config.json says the
+  model has a transformer, so evaluation and export build it."""
+  assert model_dir_lib.load_model_config(
+      pattern_model_transformed).spatial_transformer
+  reader = tf.train.load_checkpoint(
+      tf.train.latest_checkpoint(pattern_model_transformed))
+  weights = reader.get_tensor("alexnet/spatial_transformer/loc_fc2/weights")
+  assert np.abs(weights).max() > 0
+  assert reader.has_tensor("alexnet/spatial_transformer/loc_conv1/weights")
