@@ -3,9 +3,10 @@
 Rows (all batch B, Adam, the same network, the same thread count), each
 `ROW`, `ROW:PRECISION` or (graph rows) `ROW:PRECISION:VARIANT`, VARIANT
 interN (N inter-op threads, in a pool of the session's own), tfdataN (a
-private tf.data pool of N threads) or xla (XLA auto-clustering of the session's graph, as
+private tf.data pool of N threads), xla (XLA auto-clustering of the session's graph, as
 global_jit_level ON_1 with TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which this
-script sets, gives it on CPU):
+script sets, gives it on CPU) or stn (the network behind a spatial
+transformer, --spatial_transformer):
   tfrecords  model_fn's TRAIN graph fed by the TFRecord reader
   memory     the same graph fed one batch held in memory
   keras      Keras 3 `model.fit` of the same layers, from memory
@@ -57,8 +58,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PRECISIONS = ("float32", "bfloat16")
 
 
-def _params(image_size, precision="float32"):
-  return Params(ModelConfig(image_size=image_size, num_classes=43),
+def _params(image_size, precision="float32", variant=""):
+  return Params(ModelConfig(image_size=image_size, num_classes=43,
+                            spatial_transformer=variant == "stn"),
                 TrainConfig(precision=precision))
 
 
@@ -118,7 +120,7 @@ def _variant(variant, threads, precision, dataset=None):
 def graph_images_per_s(args, from_memory, precision, variant=""):
   """model_fn's TRAIN graph, fed from TFRecords (input_fn's dataset) or
   from one in-memory batch."""
-  params = _params(args.image_size, precision)
+  params = _params(args.image_size, precision, variant)
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(0)
     if from_memory:
@@ -137,12 +139,13 @@ def graph_images_per_s(args, from_memory, precision, variant=""):
   return clock.rates(args.steps * args.batch_size)
 
 
-def step_flops(image_size):
+def step_flops(image_size, variant=""):
   """FLOPs of one training step per image: 3x the forward pass's."""
   with tf.Graph().as_default() as graph:
     images = tf.compat.v1.placeholder(tf.float32, [1, image_size, image_size,
                                                    3])
-    model_fn(images, None, ModeKeys.PREDICT, _params(image_size))
+    model_fn(images, None, ModeKeys.PREDICT,
+             _params(image_size, variant=variant))
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     forward = tf.compat.v1.profiler.profile(graph, options=options)
@@ -270,15 +273,17 @@ def main():
     precision = precision or "float32"
     if (key not in measure or precision not in PRECISIONS or variant and (
         key not in ("tfrecords", "memory") or
-        not re.fullmatch(r"(inter|tfdata)\d+|xla", variant))):
+        not re.fullmatch(r"(inter|tfdata)\d+|xla|stn", variant))):
       parser.error(f"--rows: {row} is not ROW[:PRECISION[:VARIANT]] with ROW "
                    f"one of {', '.join(measure)}, PRECISION one of "
                    f"{', '.join(PRECISIONS)} and VARIANT (graph rows) "
-                   "interN, tfdataN or xla")
+                   "interN, tfdataN, xla or stn")
     rows.append((key, precision, variant))
   if any(p == "bfloat16" for _, p, _ in rows):
     check_precision("bfloat16")
-  flops = step_flops(args.image_size)
+  # Per image and step, by network (the stn rows' has the transformer).
+  flops = {network: step_flops(args.image_size, network)
+           for network in {"", *(v for _, _, v in rows if v == "stn")}}
   results = []
   for key, precision, variant in rows:
     if key == "pytorch" and not args.torch_python:
@@ -300,7 +305,9 @@ def main():
       floats[key] = rate
   print(f"\nAlexNet {args.image_size}x{args.image_size}, batch "
         f"{args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
-        f"{args.threads} threads; a step {flops / 1e9:.2f} GFLOP per image\n")
+        f"{args.threads} threads; a step "
+        + " and ".join(f"{f / 1e9:.2f} GFLOP per image{' with stn' * bool(n)}"
+                       for n, f in sorted(flops.items())) + "\n")
   print("| row | images/s | images per CPU s | ratio to the first row of its "
         "precision | bfloat16 / float32 | GFLOP/s | share of the matmul "
         "peak | the same per CPU second |\n|---|---|---|---|---|---|---|---|")
@@ -312,11 +319,12 @@ def main():
             f"1.00 ({cpu_rate / 1e9:.0f} GFLOP per CPU s) |")
       continue
     peak = peaks.get(precision)
-    shares = ((f"{rate * flops / peak[0]:.2f}",
-               f"{cpu_rate * flops / peak[1]:.2f}") if peak else ("-", "-"))
+    step = flops["stn" if key.endswith("stn") else ""]
+    shares = ((f"{rate * step / peak[0]:.2f}",
+               f"{cpu_rate * step / peak[1]:.2f}") if peak else ("-", "-"))
     print(f"| {name} | {rate:.1f} | {cpu_rate:.1f} | "
           f"{rate / firsts[precision]:.2f} | {speedup} | "
-          f"{rate * flops / 1e9:.0f} | {shares[0]} | {shares[1]} |")
+          f"{rate * step / 1e9:.0f} | {shares[0]} | {shares[1]} |")
 
 
 if __name__ == "__main__":
