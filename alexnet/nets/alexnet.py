@@ -36,6 +36,7 @@ Deployed graphs use the fixed node names below (see `inference_outputs`).
 """
 
 import collections
+import functools
 import math
 
 import tensorflow as tf
@@ -172,24 +173,26 @@ def alexnet(images, num_classes=43, is_training=False, dropout_rate=0.5,
           images, weight_decay)
       end_points.update(transformer_points)
     net = add("standardized", standardize_images(images, input_standardization))
-    net = add("conv1", layers.conv(net, 96, 11, 4, "VALID", "conv1", weight_decay,
-                             batch_norm, is_training))
+    conv = functools.partial(layers.conv, weight_decay=weight_decay)
+    net = add("conv1", conv(net, 96, 11, 4, "VALID", "conv1",
+                            batch_norm=batch_norm, is_training=is_training))
     net = normalize(net, "lrn1")
     net = add("pool1", _pool(net, "pool1"))
-    net = add("conv2", layers.conv(net, 256, 5, 1, "SAME", "conv2", weight_decay,
-                             batch_norm, is_training))
+    net = add("conv2", conv(net, 256, 5, 1, "SAME", "conv2",
+                            batch_norm=batch_norm, is_training=is_training))
     net = normalize(net, "lrn2")
     net = add("pool2", _pool(net, "pool2"))
-    net = add("conv3", layers.conv(net, 384, 3, 1, "SAME", "conv3", weight_decay))
-    net = add("conv4", layers.conv(net, 384, 3, 1, "SAME", "conv4", weight_decay))
-    net = add("conv5", layers.conv(net, 256, 3, 1, "SAME", "conv5", weight_decay))
+    net = add("conv3", conv(net, 384, 3, 1, "SAME", "conv3"))
+    net = add("conv4", conv(net, 384, 3, 1, "SAME", "conv4"))
+    net = add("conv5", conv(net, 256, 3, 1, "SAME", "conv5"))
     net = add("pool5", _pool(net, "pool5"))
     net = tf.reshape(net, [-1, net.shape[1:].num_elements()], name="flatten")
     for name in ("fc6", "fc7"):
       net = add(name, layers.fc(net, fc_units, name, weight_decay))
       if is_training and dropout_rate:
         net = tf.nn.dropout(net, rate=dropout_rate, name=f"{name}_dropout")
-    logits = add("fc8", layers.fc(net, num_classes, "fc8", weight_decay, relu=False))
+    logits = add("fc8", layers.fc(net, num_classes, "fc8", weight_decay,
+                                  relu=False))
   return logits, end_points
 
 
