@@ -151,6 +151,34 @@ def test_folds_run_apart_pool_as_one_run(cv_run, converted, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_started_before_a_setting_existed_resumes(cv_run, converted,
+                                                       tmp_path):
+  """A setting added after a run was started (its cross_validation.json
+  lacks the key) takes its default, which is how that run trained: the run
+  still resumes and pools; a setting that differs is still refused."""
+  run, whole = cv_run
+  out = str(tmp_path / "older")
+  _copy_fold(run, 0, out)
+  _copy_fold(run, 1, out)
+  path = os.path.join(out, cross_validation.SETTINGS_JSON)
+  with open(os.path.join(run, cross_validation.SETTINGS_JSON)) as f:
+    saved = json.load(f)
+  del saved["model"]["spatial_transformer"]
+  del saved["train"]["augment_perspective"]
+  with open(path, "w") as f:
+    json.dump(saved, f)
+
+  def pool(model=TINY.model):
+    return cross_validation.cross_validate(
+        converted, out, model, TINY.train, folds=2, seed=3, num_shards=1,
+        log=lambda _: None, run_folds=[])
+
+  assert pool()["top1"] == whole["top1"]
+  with pytest.raises(UserError, match=r"other settings \(model\)"):
+    pool(TINY.model.replace(spatial_transformer=True))
+
+
+@pytest.mark.slow
 def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
                                                           tmp_path):
   run, whole = cv_run
