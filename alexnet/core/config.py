@@ -305,3 +305,26 @@ def flag_fields(config_class):
     rows.append((f.name, hints[f.name], f.default, f.metadata["help"],
                  f.metadata["choices"], dict(f.metadata)))
   return rows
+
+
+# The configs that runs save under these keys of their settings records
+# (tools/cross_validate.py's cross_validation.json, tools/pipeline.py's
+# stage records), as to_dict() gives them.
+SAVED_CONFIGS = {"model": ModelConfig, "train": TrainConfig,
+                 "convert": ConvertConfig}
+
+
+def with_defaults(settings):
+  """A saved settings record with each config of SAVED_CONFIGS read back
+  through its class: a setting added since the record was written takes its
+  default, which is how that run ran, so comparing the record with today's
+  settings finds no change. A config that no longer reads (a setting since
+  removed) is left as it was, and so differs."""
+  settings = dict(settings)
+  for key, config_class in SAVED_CONFIGS.items():
+    if isinstance(settings.get(key), dict):
+      try:
+        settings[key] = config_class.from_dict(settings[key], key).to_dict()
+      except UserError:
+        pass
+  return settings

@@ -9,8 +9,8 @@ pixels the sample happened to contain. The per-image standardization ops stay
 float32 inside the int8 model (dequantize, a few elementwise ops on one
 image, quantize): quantized, they fail on dark, low-contrast images (see
 _scope_outputs); so does a spatial transformer's sampler, whose pixel
-coordinates need more than 8 bits. `float_layers` keeps whole network layers float32 the same
-way: on x86 CPUs without 8-bit dot-product instructions XNNPACK's int8 conv1
+coordinates need more than 8 bits. `float_layers` keeps whole network
+layers float32 the same way: on x86 CPUs without 8-bit dot-product instructions XNNPACK's int8 conv1
 (3 input channels) is slower than its float one (BENCHMARKS.md profiles it
 by layer).
 """

@@ -22,8 +22,9 @@ loc_fc2 starts with zero weights and the identity as its bias, so training
 starts from the unchanged image. The output has the input's size and stays
 raw RGB 0..255: the network's own input standardization (a histogram
 equalization, say) then runs on the transformed sign. The layer names
-differ from the network's ("loc_conv1", not "conv1"), so a layer named for
-the int8 conversion's float layers means one layer.
+differ from the network's ("loc_conv1", not "conv1"), so the int8
+conversion's --float_layers=conv1 (matched by scope) keeps AlexNet's conv1
+alone float; the whole transformer is the layer "spatial_transformer".
 
 The sampler is built under the name scope SAMPLER_SCOPE. The int8 TFLite
 conversion keeps it float: its pixel coordinates need more than 8 bits.

@@ -55,7 +55,8 @@ import numpy as np
 from tqdm import tqdm
 
 from alexnet.core.atomic_files import atomic_path, atomic_write, ensure_dir
-from alexnet.core.config import ModelConfig, PipelineConfig, TrainConfig
+from alexnet.core import config
+from alexnet.core.config import PipelineConfig
 from alexnet.core.errors import UserError
 from alexnet.datasets import jpeg_folders
 from alexnet.datasets import tfrecord_reader
@@ -91,17 +92,6 @@ def _read_settings(output_dir):
     raise UserError(f"{path} is corrupt: pass a new --output_dir") from None
 
 
-def _with_defaults(settings, path):
-  """Saved settings with the model and training configs read back through
-  ModelConfig and TrainConfig: a setting added since the run was started
-  takes its default (which keeps the old behaviour), so the run resumes."""
-  settings = dict(settings)
-  for key, config in (("model", ModelConfig), ("train", TrainConfig)):
-    if isinstance(settings.get(key), dict):
-      settings[key] = config.from_dict(settings[key], path).to_dict()
-  return settings
-
-
 def _check_settings(output_dir, settings):
   """Writes the settings of a new run; UserError if output_dir holds a run
   with other settings."""
@@ -111,7 +101,8 @@ def _check_settings(output_dir, settings):
     atomic_write(os.path.join(output_dir, SETTINGS_JSON),
                  json.dumps(settings, indent=2) + "\n")
     return
-  saved = _with_defaults(saved, os.path.join(output_dir, SETTINGS_JSON))
+  # A setting added since the run was started takes its default.
+  saved = config.with_defaults(saved)
   changed = sorted(k for k in set(saved) | set(settings)
                    if saved.get(k) != settings.get(k))
   if changed:

@@ -38,6 +38,7 @@ import sys
 import time
 
 from alexnet.core import atomic_files
+from alexnet.core import config
 from alexnet.core.errors import UserError
 from alexnet.core.session import check_precision
 from alexnet.datasets import download
@@ -173,8 +174,9 @@ class Pipeline:
       label = f"[{index}/{len(stages)}] {name}"
       record_path = self.path("stages", name + ".json")
       previous = _read_json(record_path)
-      if (not redo and previous is not None
-          and previous["settings"] == _jsonable(settings)):
+      # A setting added since the record was written takes its default.
+      if (not redo and previous is not None and
+          config.with_defaults(previous["settings"]) == _jsonable(settings)):
         self.records[name] = previous
         self.log(f"{label}: complete, skipped (--force redoes it)")
         continue

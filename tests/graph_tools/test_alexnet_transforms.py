@@ -46,11 +46,11 @@ def _freeze_random_alexnet(checkpoint_path, normalization,
     assigns = [v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
                for v in tf.compat.v1.global_variables() if "moving" in v.name]
     for v in tf.compat.v1.global_variables():
-      if "loc_fc2" in v.name:
-        assigns.append(v.assign(rng.normal(
-            0, 0.01 if "weights" in v.name else 0.1, v.shape).astype(
-                np.float32) + (0 if "weights" in v.name else np.float32(
-                    [0.9, 0, 0, 0, 0.9, 0]))))
+      if "loc_fc2/weights" in v.name:
+        assigns.append(v.assign(rng.normal(0, 0.01, v.shape)))
+      elif "loc_fc2/biases" in v.name:  # a zoom in, shifted, sheared
+        assigns.append(v.assign(np.float32([0.9, 0, 0, 0, 0.9, 0]) +
+                                rng.normal(0, 0.1, 6)))
     saver = tf.compat.v1.train.Saver()
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())

@@ -58,8 +58,8 @@ def test_the_transformer_starts_as_the_identity_and_has_a_gradient():
     placeholder = tf.compat.v1.placeholder(tf.float32, [None, 67, 67, 3])
     out, end_points = st.spatial_transformer(placeholder)
     theta = end_points["spatial_transformer/theta"]
-    # A loss that prefers another pose: every localization layer gets a
-    # gradient, though the last layer starts at zero weights.
+    # A loss that prefers another pose: the last layer gets a gradient
+    # (the earlier ones only once its zero weights have moved).
     loss = tf.reduce_sum(out * tf.constant(images[::-1]))
     variables = tf.compat.v1.trainable_variables()
     grads = tf.gradients(loss, variables)
