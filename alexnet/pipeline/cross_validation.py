@@ -46,6 +46,12 @@ overlap. That interval by track takes each fold's two models as given;
 retraining alone moves a fold's figure too, so with two folds or more the
 comparison also gives the t interval of the folds' differences, which
 counts that spread.
+
+A committee of runs on the same deal (`committee`: each image's
+probabilities the mean of the runs', as serving.committee exports them as
+one model) is pooled into a run folder of its own, on the folds every
+column has done, so it reports, compares and serves as a baseline like a
+trained run; the report adds each column's top-1 on the same images.
 """
 
 import json
@@ -217,6 +223,13 @@ def _check_same_deal(output_dir, baseline_dir):
                     "--folds and --split_seed")
 
 
+def _check_same_images(here, there, fold, output_dir, other_dir):
+  if not all(np.array_equal(here[k], there[k]) for k in ("labels", "tracks")):
+    raise UserError(f"fold {fold} of {other_dir} holds other images than "
+                    f"fold {fold} of {output_dir}: compare runs dealt from "
+                    "the same converted training set")
+
+
 def compare_runs(output_dir, baseline_dir, predictions):
   """The run's done folds (`predictions`: {fold: its predictions}) against
   the same folds of `baseline_dir` (a cross-validation with the same deal): {baseline_dir, folds (those both
@@ -234,11 +247,7 @@ def compare_runs(output_dir, baseline_dir, predictions):
   for fold in common:
     here = predictions[fold]
     there = _fold_predictions(baseline_dir, fold)
-    if not all(np.array_equal(here[k], there[k])
-               for k in ("labels", "tracks")):
-      raise UserError(f"fold {fold} of {baseline_dir} holds other images "
-                      f"than fold {fold} of {output_dir}: compare runs "
-                      "dealt from the same converted training set")
+    _check_same_images(here, there, fold, output_dir, baseline_dir)
     right.append(here["probabilities"].argmax(1) == here["labels"])
     right_there.append(there["probabilities"].argmax(1) == there["labels"])
     tracks.append(here["tracks"])
@@ -284,6 +293,13 @@ def format_markdown(report, command=None):
     lo, hi = f["top1_interval"]
     lines.append(f"| {f['fold']} | {f['count']} | {f['tracks']} | "
                  f"{f['top1']:.2%} | {lo:.2%}-{hi:.2%} |")
+  if report.get("columns"):
+    lines += ["", "## The committee's columns", "",
+              "Each image's probabilities are the mean of these runs'; "
+              "each alone on the same images:", "",
+              "| run | top-1 | errors |", "|---|---|---|"]
+    lines += [f"| {c['dir']} | {c['top1']:.2%} | {c['errors']} |"
+              for c in report["columns"]]
   if report["curve"]:
     lines += ["", "## Pooled validation by epoch", "",
               f"Highest top-1 at epoch {report['best_epoch']} (a choice made "
@@ -371,18 +387,32 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
     _run_fold(converted_dir, output_dir, fold, folds, model, train_config,
               seed, num_shards, num_threads)
     log(f"fold {fold}: predicted")
-  done = [f for f in range(folds)
-          if os.path.exists(_predictions_path(output_dir, f))]
+  done = _done_folds(output_dir, folds)
   if not done:
     raise UserError(f"no fold of {output_dir} is done yet: name folds to "
                     "train in --run_folds, or copy finished fold_I folders "
                     "into it")
+  return _write_report(output_dir, folds, done, output_dir,
+                       [_fold_curve(output_dir, f) for f in done], command,
+                       baseline_dir)
+
+
+def _done_folds(output_dir, folds):
+  return [f for f in range(folds)
+          if os.path.exists(_predictions_path(output_dir, f))]
+
+
+def _write_report(output_dir, folds, done, names_dir, curves, command,
+                  baseline_dir, **extra):
+  """Pools the done folds' predictions (class names from names_dir's fold
+  datasets), writes report.json and report.md, and returns the report."""
   predictions = [_fold_predictions(output_dir, f) for f in done]
   manifest = tfrecord_reader.read_manifest(
-      os.path.join(fold_dir(output_dir, done[0]), "tfrecords"))
+      os.path.join(fold_dir(names_dir, done[0]), "tfrecords"))
   report = pooled_report(predictions, tfrecord_reader.class_names(manifest),
-                         [_fold_curve(output_dir, f) for f in done], done)
-  report.update(folds=folds, partial=len(done) < folds, command=command)
+                         curves, done)
+  report.update(folds=folds, partial=len(done) < folds, command=command,
+                **extra)
   if baseline_dir:
     report["against"] = compare_runs(output_dir, baseline_dir,
                                      dict(zip(done, predictions)))
@@ -391,3 +421,53 @@ def cross_validate(converted_dir, output_dir, model, train_config, folds,
   atomic_write(os.path.join(output_dir, REPORT_MD),
                format_markdown(report, command))
   return report
+
+
+def committee(column_dirs, output_dir, command=None, baseline_dir=None):
+  """Pools a committee of cross-validations into output_dir and writes and
+  returns its report (see the module docstring).
+
+  Args:
+    column_dirs: two or more cross-validation run folders with the same
+      deal (folds and split seed), the committee's columns.
+    output_dir: the committee's run folder.
+    command: the command line, for the report.
+    baseline_dir: as cross_validate's.
+
+  Returns:
+    cross_validate's report of the folds every column has done, plus
+    `columns` [{dir, top1, errors}]: each column alone on those images.
+  """
+  if len(column_dirs) < 2:
+    raise UserError(f"a committee needs two runs or more, not "
+                    f"{len(column_dirs)}: name them comma-separated")
+  first = column_dirs[0]
+  for other in column_dirs[1:]:
+    _check_same_deal(first, other)
+  deal = _read_settings(first)
+  folds = deal["folds"]
+  _check_settings(output_dir, {
+      "folds": folds, "seed": deal["seed"],
+      "committee": [os.path.abspath(d) for d in column_dirs]})
+  done = sorted(set.intersection(*(set(_done_folds(d, folds))
+                                   for d in column_dirs)))
+  if not done:
+    raise UserError(f"no fold is done in every run of the committee "
+                    f"({', '.join(column_dirs)}): finish one fold in each")
+  right = {d: [] for d in column_dirs}
+  for fold in done:
+    columns = [_fold_predictions(d, fold) for d in column_dirs]
+    for d, p in zip(column_dirs, columns):
+      _check_same_images(columns[0], p, fold, first, d)
+      right[d].append(p["probabilities"].argmax(1) == p["labels"])
+    ensure_dir(fold_dir(output_dir, fold))
+    with atomic_path(_predictions_path(output_dir, fold)) as tmp:
+      with open(tmp, "wb") as f:
+        np.savez(f, labels=columns[0]["labels"], tracks=columns[0]["tracks"],
+                 probabilities=np.mean([p["probabilities"] for p in columns],
+                                       axis=0))
+  columns = [{"dir": d, "top1": float(np.concatenate(r).mean()),
+              "errors": int((~np.concatenate(r)).sum())}
+             for d, r in right.items()]
+  return _write_report(output_dir, folds, done, first, None, command,
+                       baseline_dir, columns=columns)

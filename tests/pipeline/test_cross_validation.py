@@ -254,6 +254,75 @@ def test_a_run_is_compared_with_a_baseline_image_by_image(cv_run, converted,
     pool(moved)
 
 
+def _column(run, to, folds, change=None):
+  """A copy of run's finished folds as another cross-validation; change:
+  {fold: f}, that fold's probabilities replaced by f(probabilities)."""
+  os.makedirs(to, exist_ok=True)
+  shutil.copyfile(os.path.join(run, cross_validation.SETTINGS_JSON),
+                  os.path.join(to, cross_validation.SETTINGS_JSON))
+  for fold in folds:
+    _copy_fold(run, fold, to)
+    if change and fold in change:
+      path = os.path.join(cross_validation.fold_dir(to, fold),
+                          cross_validation.PREDICTIONS)
+      with np.load(path) as saved:
+        fold_predictions = {k: saved[k] for k in saved.files}
+      fold_predictions["probabilities"] = change[fold](
+          fold_predictions["probabilities"])
+      np.savez(path, **fold_predictions)
+  return to
+
+
+@pytest.mark.slow
+def test_a_committee_of_runs_pools_the_mean_of_their_probabilities(
+    cv_run, converted, tmp_path):
+  run, whole = cv_run
+  # Column b is run's fold 0, and on fold 1 no opinion at all (uniform):
+  # the committee's fold 1 decides as run does, while b alone reads class 0
+  # for every image there.
+  b = _column(run, str(tmp_path / "b"), [0, 1],
+              {1: lambda p: np.full_like(p, 1 / p.shape[1])})
+  fold_0, fold_1 = (cross_validation._fold_predictions(run, f)
+                    for f in (0, 1))
+  errors = [int((f["probabilities"].argmax(1) != f["labels"]).sum())
+            for f in (fold_0, fold_1)]
+  b_errors = errors[0] + int((fold_1["labels"] != 0).sum())
+  assert b_errors > sum(errors)
+  out = str(tmp_path / "committee")
+  report = cross_validation.committee([run, b], out, command="cv")
+  assert report["top1"] == whole["top1"] and not report["partial"]
+  assert report["curve"] == [] and report["best_epoch"] is None
+  assert [(c["dir"], c["errors"]) for c in report["columns"]] == [
+      (run, sum(errors)), (b, b_errors)]
+  with open(os.path.join(out, cross_validation.REPORT_MD)) as f:
+    text = f.read()
+  assert "## The committee's columns" in text and f"| {b} |" in text
+  # The committee is a run like any other: a baseline for a trained run.
+  option = _column(run, str(tmp_path / "option"), [0, 1])
+  against = cross_validation.cross_validate(
+      converted, option, TINY.model, TINY.train, folds=2, seed=3,
+      num_shards=1, log=lambda _: None, run_folds=[],
+      baseline_dir=out)["against"]
+  assert (against["difference"], against["better"], against["worse"]) == (
+      0, 0, 0)
+  # Only the folds every column has done; another committee in the same
+  # folder, or a column dealt otherwise, is refused.
+  half = _column(run, str(tmp_path / "half"), [1])
+  partial = cross_validation.committee([run, half],
+                                       str(tmp_path / "partial"))
+  assert partial["partial"] and [f["fold"] for f in partial["per_fold"]] == [1]
+  with pytest.raises(UserError, match=r"other settings \(committee\)"):
+    cross_validation.committee([run, half], out)
+  with open(os.path.join(half, cross_validation.SETTINGS_JSON)) as f:
+    settings = json.load(f)
+  with open(os.path.join(half, cross_validation.SETTINGS_JSON), "w") as f:
+    json.dump({**settings, "seed": 4}, f)
+  with pytest.raises(UserError, match=r"deals its folds otherwise \(seed\)"):
+    cross_validation.committee([run, half], str(tmp_path / "other"))
+  with pytest.raises(UserError, match=r"^a committee needs two runs or more"):
+    cross_validation.committee([run], str(tmp_path / "one"))
+
+
 def test_a_baseline_dealt_otherwise_is_refused_before_training(cv_run,
                                                                 converted,
                                                                 tmp_path):
@@ -357,7 +426,9 @@ def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
   assert not out.exists()
   missing = tool("cross_validate", f"--input_dir={converted}",
                  f"--output_dir={out}", check=False)
-  assert missing.returncode == 1 and "--folds" in missing.stderr
+  assert missing.returncode == 1
+  assert missing.stderr.strip().splitlines() == [
+      "error: pass --folds to train, or --committee to pool finished runs"]
   bad = tool("cross_validate", f"--input_dir={converted}",
              f"--output_dir={out}", "--folds=2", "--run_folds=1,x",
              check=False)
@@ -365,6 +436,29 @@ def test_the_tool_refuses_a_rare_class_in_one_line(converted, tmp_path, tool):
   assert bad.stderr.strip().splitlines() == [
       "error: flag --run_folds=1,x: --run_folds takes fold numbers, e.g. "
       "--run_folds=3,4"]
+
+
+def test_the_tool_pools_a_committee_and_trains_nothing(cv_run, converted,
+                                                      tmp_path, tool):
+  run, whole = cv_run
+  b = _column(run, str(tmp_path / "b"), [0, 1])
+  out = tmp_path / "committee"
+  for extra, dropped in (([f"--input_dir={converted}", "--folds=2"],
+                          "--input_dir, --folds"),
+                         (["--preset=gtsrb-99", "--epochs=3"],
+                          "--preset, --epochs")):
+    proc = tool("cross_validate", f"--committee={run},{b}",
+                f"--output_dir={out}", *extra, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: --committee pools finished runs and trains nothing: drop "
+        f"{dropped}"]
+  assert not out.exists()
+  proc = tool("cross_validate", f"--committee={run},{b}",
+              f"--output_dir={out}")
+  assert f"pooled top-1 {100 * whole['top1']:.2f}%" in proc.stdout
+  assert f"{b}: top-1 {100 * whole['top1']:.2f}%" in proc.stdout
+  assert (out / cross_validation.REPORT_MD).exists()
 
 
 @pytest.mark.slow
