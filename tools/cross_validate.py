@@ -71,7 +71,8 @@ define_config_flags(TrainConfig, overrides_only=True)
 flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
 
-_TRAINING = ("input_dir", "folds", "run_folds", "preset")
+_TRAINING = ("input_dir", "folds", "run_folds", "preset", "split_seed",
+             "num_shards")
 
 
 def _check_train_or_pool():
@@ -84,7 +85,7 @@ def _check_train_or_pool():
       raise UserError(f"pass {' and '.join(missing)} to train, or "
                       "--committee to pool finished runs")
     return
-  given = [f"--{k}" for k in _TRAINING if getattr(FLAGS, k) is not None]
+  given = [f"--{k}" for k in _TRAINING if FLAGS[k].present]
   given += [f"--{k}" for k in sorted(given_flags())
             if k not in ("folds", "num_shards")]
   if given:
