@@ -441,6 +441,15 @@ def committee(column_dirs, output_dir, command=None, baseline_dir=None):
   if len(column_dirs) < 2:
     raise UserError(f"a committee needs two runs or more, not "
                     f"{len(column_dirs)}: name them comma-separated")
+  paths = [os.path.abspath(d) for d in column_dirs]
+  if len(set(paths)) < len(paths):
+    raise UserError(f"the committee {', '.join(column_dirs)} names a run "
+                    "twice: name each run once")
+  for d in column_dirs:
+    if _read_settings(d) is None:
+      raise UserError(f"{d} holds no cross-validation ({SETTINGS_JSON} is "
+                      "missing): a committee's runs are tools/"
+                      "cross_validate.py --output_dirs")
   first = column_dirs[0]
   for other in column_dirs[1:]:
     _check_same_deal(first, other)
@@ -448,7 +457,7 @@ def committee(column_dirs, output_dir, command=None, baseline_dir=None):
   folds = deal["folds"]
   _check_settings(output_dir, {
       "folds": folds, "seed": deal["seed"],
-      "committee": [os.path.abspath(d) for d in column_dirs]})
+      "committee": paths})
   done = sorted(set.intersection(*(set(_done_folds(d, folds))
                                    for d in column_dirs)))
   if not done:

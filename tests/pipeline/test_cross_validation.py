@@ -321,6 +321,13 @@ def test_a_committee_of_runs_pools_the_mean_of_their_probabilities(
     cross_validation.committee([run, half], str(tmp_path / "other"))
   with pytest.raises(UserError, match=r"^a committee needs two runs or more"):
     cross_validation.committee([run], str(tmp_path / "one"))
+  with pytest.raises(UserError, match=r"names a run twice"):
+    cross_validation.committee([run, b, run + "/"], str(tmp_path / "twice"))
+  with pytest.raises(UserError, match=r"^.*option.fold_0 holds no "
+                     r"cross-validation \(cross_validation.json is missing\)"):
+    cross_validation.committee([run, os.path.join(option, "fold_0")],
+                               str(tmp_path / "not_a_run"))
+  assert not os.path.exists(tmp_path / "twice")
 
 
 def test_a_baseline_dealt_otherwise_is_refused_before_training(cv_run,
